@@ -1,0 +1,45 @@
+# wirelake: `make run` sets everything up and runs the sample; `make test` runs the tests.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+UV_VERSION := 0.9.30
+
+# Prefect: no telemetry, a project-local home, and room for the temporary server's first start.
+export PREFECT_HOME ?= $(CURDIR)/.prefect
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+export DO_NOT_TRACK := 1
+export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS ?= 120
+
+.PHONY: install run test test-fast eval bench lock clean-warehouse
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml requirements.lock
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q "uv==$(UV_VERSION)"
+	$(BIN)/uv pip install -q --python $(BIN)/python -r requirements.lock
+	$(BIN)/uv pip install -q --python $(BIN)/python --no-deps -e .
+	touch $@
+
+run: install
+	$(BIN)/wirelake run --sources examples/sources.toml
+
+test: install
+	$(BIN)/python -m pytest
+
+test-fast: install
+	$(BIN)/python -m pytest -m "not slow and not integration"
+
+eval: install
+	$(BIN)/python -m flows.evaluate
+
+bench: install
+	$(BIN)/python -m bench
+
+# Re-resolve requirements.lock from pyproject.toml (needs PyPI).
+lock:
+	$(BIN)/uv pip compile --python-version 3.11 --extra test pyproject.toml -o requirements.lock
+
+clean-warehouse:
+	rm -rf warehouse/catalog.sqlite* warehouse/data warehouse/raw warehouse/reports warehouse/.ext

@@ -1,0 +1,234 @@
+"""The `wirelake` console script.
+
+Prefect, GX and spaCy are imported inside the commands that need them, so `--help`
+and `wirelake sql` start fast.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import sys
+from datetime import date, datetime
+from decimal import Decimal
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(
+    help="wirelake: news in, events out. Fetch, clean, deduplicate, extract and load news into a "
+    "DuckLake warehouse, validated by Great Expectations on every run.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+WAREHOUSE_HELP = "Warehouse directory. Default: $WIRELAKE_WAREHOUSE, else ./warehouse."
+RUN_EPILOG = (
+    "Exit codes: 0 the run was published (or had no new data); 1 error (bad arguments, a failed stage, "
+    "another run holds the warehouse); 2 the run was not published because a critical expectation failed."
+)
+
+
+class OutputFormat(str, Enum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+def _prefect_defaults() -> None:
+    # No telemetry, and room for the temporary API server's first start (about 17 s here).
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+
+
+def _config(config_file: Path | None, warehouse: Path | None, **overrides: Any):
+    from flows.config import WirelakeConfig
+
+    try:
+        return WirelakeConfig.load(config_file, warehouse=warehouse, **overrides)
+    except ValueError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from None
+
+
+def _warehouse(warehouse: Path | None):
+    from warehouse.store import Warehouse
+
+    cfg = _config(None, warehouse)
+    return Warehouse(cfg.warehouse, cfg.catalog_url, cfg.data_path)
+
+
+@app.command(epilog=RUN_EPILOG)
+def run(
+    sources_file: Path | None = typer.Option(None, "--sources", help="A sources file (TOML, see README)."),
+    source: list[str] = typer.Option([], "--source", help="A local folder/file, feed URL or page URL. Repeatable."),
+    warehouse: Path | None = typer.Option(None, "--warehouse", help=WAREHOUSE_HELP),
+    config_file: Path | None = typer.Option(None, "--config", help="A TOML file of config overrides."),
+    validation_mode: str | None = typer.Option(None, "--validation-mode",
+                                               help="fail (default): a critical failure publishes nothing; "
+                                               "quarantine: failing rows go to the quarantine table."),
+    lock_wait: float = typer.Option(0.0, "--lock-wait", help="Seconds to wait if another run is writing."),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+) -> None:
+    """Run the ingestion flow once: fetch → clean → dedup → extract → load → validate → publish."""
+    from flows.sources import read_sources_file, sources_from_args
+
+    overrides: dict[str, Any] = {}
+    if validation_mode:
+        overrides["validate"] = {"mode": validation_mode}
+    cfg = _config(config_file, warehouse, **overrides)
+    try:
+        sources = (read_sources_file(sources_file) if sources_file else []) + sources_from_args(source)
+    except (OSError, ValueError) as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from None
+    if not sources:
+        err.print("[red]error:[/red] no sources: pass --sources FILE or --source PATH_OR_URL")
+        raise typer.Exit(1)
+    summary = run_once(cfg, sources, lock_wait=lock_wait, show_progress=not quiet)
+    print_summary(summary)
+    raise typer.Exit(summary["exit_code"])
+
+
+def run_once(cfg, sources, lock_wait: float = 0.0, show_progress: bool = True) -> dict[str, Any]:
+    """Run the flow in this process and return its summary dict (exit_code included)."""
+    _prefect_defaults()
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from flows import progress
+    from flows.ingest import run_ingest
+    from warehouse.store import WarehouseBusy
+
+    class Bar:
+        def __init__(self, bar: Progress):
+            self.bar, self.task = bar, bar.add_task("starting Prefect", total=len(progress.STAGES))
+
+        def stage_started(self, stage: str, rows_in: int | None) -> None:
+            rows = f" ({rows_in} in)" if rows_in is not None else ""
+            self.bar.update(self.task, description=f"{stage}{rows}")
+
+        def stage_finished(self, stage: str, rows_out: int | None) -> None:
+            self.bar.advance(self.task)
+
+    bar = Progress(TextColumn("{task.description:<28}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                   TimeElapsedColumn(), console=err, transient=True, disable=not show_progress)
+    try:
+        with bar, progress.listening(Bar(bar)):
+            return run_ingest(cfg, sources, lock_wait=lock_wait)
+    except WarehouseBusy as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        return {"run_id": None, "status": "skipped", "exit_code": 1, "message": str(exc)}
+    except Exception as exc:  # a failed stage: the run record says failed; say it in one line here
+        err.print(f"[red]error:[/red] run failed: {type(exc).__name__}: {exc}")
+        return {"run_id": None, "status": "failed", "exit_code": 1, "message": str(exc)}
+
+
+def print_summary(summary: dict[str, Any]) -> None:
+    if summary.get("run_id") is None:
+        return
+    table = Table(title=f"run {summary['run_id']}: {summary['status']}", title_justify="left")
+    for col in ("stage", "in", "out", "rejected", "seconds", "details"):
+        table.add_column(col, justify="left" if col in ("stage", "details") else "right")
+    for stage, c in summary["stages"].items():
+        details = ", ".join(f"{k}={v}" for k, v in c.items() if k not in ("in", "out", "rejected", "seconds") and v)
+        table.add_row(stage, str(c["in"]), str(c["out"]), str(c["rejected"]), f"{c['seconds']:.2f}", details)
+    out.print(table)
+    out.print(f"documents {summary['fetched']} · new articles {summary['new']} · duplicates {summary['duplicates']}"
+              f" · rejects {summary['rejected']} · expectations {summary['expectations']}"
+              f" ({summary['failed_expectations']} failed)")
+    for failure in summary.get("failures", []):
+        out.print(f"  [yellow]{failure['severity']}[/yellow] {failure['suite']}: {failure['expectation']}"
+                  f" ({failure['unexpected_count']} unexpected)")
+    if summary.get("message"):
+        out.print(summary["message"])
+
+
+@app.command()
+def sql(
+    query: str = typer.Argument(..., help="One SQL query, e.g. \"SELECT title FROM articles LIMIT 5\"."),
+    warehouse: Path | None = typer.Option(None, "--warehouse", help=WAREHOUSE_HELP),
+    fmt: OutputFormat = typer.Option(OutputFormat.table, "--format", help="table, csv, or json (one JSON array)."),
+) -> None:
+    """Query the warehouse, read-only: writes, ATTACH and file access are refused."""
+    import duckdb
+
+    wh = _warehouse(warehouse)
+    try:
+        with wh.reader() as con:
+            rel = con.execute(query)
+            columns = [d[0] for d in rel.description] if rel.description else []
+            rows = rel.fetchall() if columns else []
+    except FileNotFoundError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from None
+    except (duckdb.InvalidInputException, duckdb.PermissionException) as exc:
+        err.print(f"[red]error:[/red] refused: the warehouse is read-only here and file access is off "
+                  f"({str(exc).splitlines()[0]})")
+        raise typer.Exit(1) from None
+    except duckdb.Error as exc:
+        err.print(f"[red]error:[/red] {str(exc).splitlines()[0]}")
+        raise typer.Exit(1) from None
+    _print_rows(columns, rows, fmt)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    return value
+
+
+def _print_rows(columns: list[str], rows: list[tuple], fmt: OutputFormat) -> None:
+    if fmt is OutputFormat.json:
+        sys.stdout.write(json.dumps([{c: _jsonable(v) for c, v in zip(columns, r, strict=True)} for r in rows],
+                                    ensure_ascii=False) + "\n")
+    elif fmt is OutputFormat.csv:
+        writer = csv.writer(sys.stdout)
+        writer.writerow(columns)
+        writer.writerows([[json.dumps(_jsonable(v)) if isinstance(v, list | dict) else v for v in r] for r in rows])
+    else:
+        table = Table(*columns)
+        for r in rows:
+            table.add_row(*["" if v is None else str(v) for v in r])
+        out.print(table)
+
+
+@app.command()
+def runs(
+    warehouse: Path | None = typer.Option(None, "--warehouse", help=WAREHOUSE_HELP),
+    limit: int = typer.Option(20, "--limit", help="How many of the latest runs."),
+    fmt: OutputFormat = typer.Option(OutputFormat.table, "--format", help="table, csv or json."),
+) -> None:
+    """The run history, newest first."""
+    wh = _warehouse(warehouse)
+    try:
+        with wh.reader() as con:
+            rel = con.execute(
+                "SELECT run_id, kind, status, started_at, finished_at, fetched, rejected, new, duplicates, "
+                "config_hash, message FROM runs ORDER BY started_at DESC LIMIT ?", [limit])
+            columns = [d[0] for d in rel.description]
+            rows = rel.fetchall()
+    except FileNotFoundError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from None
+    _print_rows(columns, rows, fmt)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -1,0 +1,134 @@
+"""Run bookkeeping: per-stage counts, the run summary and record → Arrow conversion.
+
+Pure helpers the flow uses between stages; no Prefect here.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import pyarrow as pa
+
+from flows.records import Article, RawDocument, Reject
+from warehouse.store import arrow_schema, to_arrow
+
+EXIT_OK, EXIT_ERROR, EXIT_NOT_PUBLISHED = 0, 1, 2
+
+
+def new_run_id() -> str:
+    # Time-ordered, so `ORDER BY run_id` is chronological.
+    return f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+
+
+@dataclass
+class StageCount:
+    rows_in: int = 0
+    rows_out: int = 0
+    rejected: int = 0
+    seconds: float = 0.0
+    extra: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"in": self.rows_in, "out": self.rows_out, "rejected": self.rejected,
+                "seconds": round(self.seconds, 3), **self.extra}
+
+
+@dataclass
+class RunSummary:
+    run_id: str
+    kind: str
+    started_at: datetime
+    config_hash: str
+    config_json: str
+    stages: dict[str, StageCount] = field(default_factory=dict)
+    finished_at: datetime | None = None
+    status: str = "running"
+    message: str | None = None
+    fetched: int = 0
+    rejected: int = 0
+    new: int = 0
+    duplicates: int = 0
+    validation: list[dict[str, Any]] = field(default_factory=list)
+    snapshot_id: int | None = None
+
+    def stage(self, name: str) -> StageTimer:
+        return StageTimer(self.stages.setdefault(name, StageCount()))
+
+    @property
+    def exit_code(self) -> int:
+        if self.status in ("published", "no_new_data"):
+            return EXIT_OK
+        if self.status == "not_published":
+            return EXIT_NOT_PUBLISHED
+        return EXIT_ERROR
+
+    def stage_counts_json(self) -> str:
+        return json.dumps({k: v.as_dict() for k, v in self.stages.items()}, sort_keys=False)
+
+    def runs_row(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id, "kind": self.kind, "started_at": self.started_at,
+            "finished_at": self.finished_at, "status": self.status, "config_hash": self.config_hash,
+            "config_json": self.config_json, "fetched": self.fetched, "rejected": self.rejected,
+            "new": self.new, "duplicates": self.duplicates, "stage_counts": self.stage_counts_json(),
+            "message": self.message,
+        }
+
+
+class StageTimer:
+    """`with summary.stage("clean") as count:` times the block and exposes its StageCount."""
+
+    def __init__(self, count: StageCount):
+        self.count = count
+        self._t0 = 0.0
+
+    def __enter__(self) -> StageCount:
+        self._t0 = time.perf_counter()
+        return self.count
+
+    def __exit__(self, *exc: object) -> None:
+        self.count.seconds += time.perf_counter() - self._t0
+
+
+def _fields(obj: object, names: list[str]) -> dict[str, Any]:
+    return {n: getattr(obj, n, None) for n in names}
+
+
+def documents_table(docs: list[RawDocument], run_id: str) -> pa.Table:
+    names = ["doc_id", "source", "uri", "fetched_at", "http_status", "content_type", "sha256", "bytes"]
+    return to_arrow("documents", [{**_fields(d, names), "run_id": run_id} for d in docs])
+
+
+def articles_table(articles: list[Article], run_id: str) -> pa.Table:
+    names = ["article_id", "doc_id", "source", "url", "title", "author", "published_at", "language",
+             "dateline", "text", "word_count", "content_hash", "duplicate_of", "near_duplicate_of",
+             "similarity", "fetched_at", "site_name", "canonical_url"]
+    return to_arrow("articles", [{**_fields(a, names), "run_id": run_id} for a in articles])
+
+
+def rejects_table(rejects: list[Reject], run_id: str) -> pa.Table:
+    return to_arrow("rejects", [{"run_id": run_id, "source": r.source, "input": r.input,
+                                 "stage": r.stage, "error": r.error} for r in rejects])
+
+
+def signatures_table(signatures: list[tuple[str, Any]], num_perm: int, seed: int, shingle_size: int) -> pa.Table:
+    """MinHash signatures as a list<uint64> column, built from one numpy block (no per-value Python)."""
+    import numpy as np
+
+    schema = arrow_schema("article_signatures")
+    n = len(signatures)
+    flat = np.concatenate([np.asarray(s, dtype=np.uint64) for _, s in signatures]) if n else np.array([], np.uint64)
+    offsets = np.arange(0, (n + 1) * num_perm, num_perm, dtype=np.int32)
+    column = pa.ListArray.from_arrays(pa.array(offsets), pa.array(flat, type=pa.uint64()))
+    return pa.table({
+        "article_id": pa.array([aid for aid, _ in signatures], pa.string()),
+        "num_perm": pa.array([num_perm] * n, pa.int32()),
+        "seed": pa.array([seed] * n, pa.int32()),
+        "shingle_size": pa.array([shingle_size] * n, pa.int32()),
+        "signature": column.cast(schema.field("signature").type),
+    }, schema=schema)

@@ -1,0 +1,302 @@
+"""Load: read what the warehouse holds, stage a run's rows, validate them, publish or roll back.
+
+No Prefect here: `flows/ingest.py` wraps these in tasks. The order is the one
+STYLE.md asks for: stage (compute the rows, write nothing) → validate (Great
+Expectations on the staged rows) → publish (one DuckLake transaction = one snapshot)
+or, on a critical failure, publish nothing but the run's own record.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import traceback
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from flows import progress
+from flows.config import WirelakeConfig
+from flows.records import Article, Reject
+from flows.run_records import (
+    RunSummary,
+    articles_table,
+    documents_table,
+    rejects_table,
+    signatures_table,
+)
+from flows.stages.dedup import DedupResult, PriorIndex
+from flows.stages.extract import ExtractPrior, ExtractResult
+from flows.stages.fetch import FetchResult
+from warehouse.store import StagedRun, Warehouse, to_arrow
+
+log = logging.getLogger("wirelake.load")
+
+EXTRACT_TABLES = ("entities", "entity_mentions", "events", "event_arguments", "event_mentions",
+                  "quotes", "stories", "article_stories")
+
+
+@dataclass
+class Lake:
+    """The open warehouse for one run: the store, its writer connection and the run's config."""
+
+    warehouse: Warehouse
+    con: Any  # duckdb.DuckDBPyConnection; Any keeps Prefect from trying to validate it
+
+
+@dataclass
+class Prior:
+    dedup: PriorIndex
+    extract: ExtractPrior
+
+
+@dataclass
+class Batch:
+    """Everything one run produced, stage by stage."""
+
+    summary: RunSummary
+    config: WirelakeConfig
+    fetched: FetchResult | None = None
+    cleaned: tuple[list[Article], list[Reject]] | None = None
+    deduped: DedupResult | None = None
+    extracted: ExtractResult | None = None
+
+    @property
+    def new_articles(self) -> list[Article]:
+        if self.deduped is None:
+            return []
+        stored = self.deduped.already_stored
+        return [a for a in self.deduped.articles if a.article_id not in stored]
+
+    @property
+    def rejects(self) -> list[Reject]:
+        out: list[Reject] = []
+        if self.fetched:
+            out += self.fetched.rejects
+        if self.cleaned:
+            out += self.cleaned[1]
+        if self.extracted:
+            out += self.extracted.rejects
+        return out
+
+
+@dataclass
+class Outcome:
+    """What validation decided for a staged run."""
+
+    results: list[dict[str, Any]] = field(default_factory=list)
+    critical_failed: bool = False
+    quarantine: list[dict[str, Any]] = field(default_factory=list)
+    docs_index: Path | None = None
+
+
+@contextlib.contextmanager
+def open_lake(config: WirelakeConfig, summary: RunSummary) -> Iterator[Lake]:
+    """Hold the write lock, open the writer connection, and record a failed run on any error."""
+    warehouse = Warehouse(config.warehouse, config.catalog_url, config.data_path)
+    with warehouse.write_lock(config.lock_wait_seconds):
+        con = warehouse.connect()
+        try:
+            warehouse.ensure_schema(con)
+            lake = Lake(warehouse, con)
+            try:
+                yield lake
+            except BaseException as exc:
+                summary.status = "failed"
+                summary.message = f"{type(exc).__name__}: {exc}"
+                log.error("run %s failed:\n%s", summary.run_id, traceback.format_exc())
+                with contextlib.suppress(Exception):
+                    _record_run_only(lake, summary, [], [])
+                raise
+        finally:
+            con.close()
+
+
+def counted(summary: RunSummary, stage: str, rows_in: int, fn: Callable[..., Any], *args: Any) -> Any:
+    """Run one stage, timing it and counting rows in/out/rejected into the run summary."""
+    progress.stage_started(stage, rows_in)
+    with summary.stage(stage) as count:
+        result = fn(*args)
+    count.rows_in = rows_in
+    if isinstance(result, FetchResult):
+        count.rows_out, count.rejected = len(result.items), len(result.rejects)
+        count.extra["documents"] = len(result.documents)
+        summary.fetched = len(result.documents)
+    elif isinstance(result, DedupResult):
+        already = len(result.already_stored)
+        count.rows_out = rows_in - already
+        count.extra.update(already_stored=already, exact=result.exact, near=result.near)
+        summary.new = count.rows_out
+        summary.duplicates = result.exact + result.near
+    elif isinstance(result, ExtractResult):
+        count.rejected = len(result.rejects)
+        count.rows_out = rows_in - count.rejected
+        for name in EXTRACT_TABLES:
+            count.extra[name] = getattr(result, name).num_rows
+    elif isinstance(result, tuple):  # clean: (articles, rejects)
+        count.rows_out, count.rejected = len(result[0]), len(result[1])
+    progress.stage_finished(stage, count.rows_out)
+    return result
+
+
+def read_prior(lake: Lake, config: WirelakeConfig) -> Prior:
+    """What earlier runs stored that this run's dedup and extract must see."""
+    wh, con = lake.warehouse, lake.con
+    articles = wh.read_table(con, "articles", ["article_id", "content_hash", "canonical_url", "duplicate_of",
+                                               "source", "published_at", "fetched_at", "title"])
+    signatures = wh.read_table(con, "article_signatures")
+    dedup_prior = PriorIndex.from_arrow(articles, signatures, config.dedup)
+    extract_tables = {name: wh.read_table(con, name) for name in
+                      ("entities", "events", "event_arguments", "event_mentions", "stories", "article_stories")}
+    extract_tables["articles"] = articles.select(["article_id", "source", "published_at", "fetched_at", "title"])
+    return Prior(dedup=dedup_prior, extract=ExtractPrior.from_arrow(extract_tables))
+
+
+def run_tables(batch: Batch) -> dict[str, pa.Table]:
+    """The run's rows per table, before the warehouse filters out what it holds."""
+    run_id = batch.summary.run_id
+    tables: dict[str, pa.Table] = {}
+    if batch.fetched is not None:
+        tables["documents"] = documents_table(batch.fetched.documents, run_id)
+    if batch.deduped is not None:
+        tables["articles"] = articles_table(batch.new_articles, run_id)
+        knobs = batch.config.dedup
+        tables["article_signatures"] = signatures_table(batch.deduped.signatures, knobs.num_perm, knobs.seed,
+                                                        knobs.shingle_size)
+    if batch.extracted is not None:
+        for name in EXTRACT_TABLES:
+            tables[name] = getattr(batch.extracted, name)
+    tables["rejects"] = rejects_table(batch.rejects, run_id)
+    return tables
+
+
+def stage_batch(lake: Lake, batch: Batch) -> tuple[StagedRun, dict[str, bytes]]:
+    """Stage the run's rows (nothing is written) and return the raw bodies of new documents."""
+    progress.stage_started("stage")
+    summary = batch.summary
+    with summary.stage("stage") as count:
+        tables = run_tables(batch)
+        staged = lake.warehouse.stage(lake.con, tables)
+        new_docs = set(staged.tables["documents"].column("doc_id").to_pylist()) if "documents" in staged.tables else set()
+        bodies = {d.sha256: d.body for d in (batch.fetched.documents if batch.fetched else [])
+                  if d.doc_id in new_docs}
+    count.rows_in = sum(t.num_rows for t in tables.values())
+    count.rows_out = sum(t.num_rows for t in staged.tables.values())
+    count.extra.update({f"skipped_{k}": v for k, v in staged.skipped.items() if v})
+    summary.rejected = staged.rows("rejects")
+    progress.stage_finished("stage", count.rows_out)
+    return staged, bodies
+
+
+def validate_staged(lake: Lake, staged_and_bodies: tuple[StagedRun, dict[str, bytes]], summary: RunSummary,
+                    config: WirelakeConfig) -> Outcome:
+    """Great Expectations over the staged rows; referential checks see stored ∪ staged keys."""
+    from flows.stages.validate import validate_tables
+
+    staged, _ = staged_and_bodies
+    progress.stage_started("validate")
+    with summary.stage("validate") as count:
+        frames = {name: t.to_pandas() for name, t in staged.tables.items() if name not in ("runs",)}
+        reference = _reference_keys(lake, staged)
+        stage_counts = {k: v.as_dict() for k, v in summary.stages.items()}
+        result = validate_tables(frames, reference, stage_counts, summary.run_id, config.validate_,
+                                 docs_dir=lake.warehouse.reports_dir / "data_docs")
+        outcome = Outcome(results=result.results, critical_failed=result.critical_failed,
+                          docs_index=result.docs_index)
+        if result.critical_failed and config.validate_.mode == "quarantine":
+            outcome.quarantine = _quarantine(staged, result.failing_rows, summary.run_id)
+            outcome.critical_failed = False
+    count.rows_in = sum(t.num_rows for t in staged.tables.values())
+    count.rows_out = len(outcome.results)
+    count.extra["failed_expectations"] = sum(1 for r in outcome.results if not r["success"])
+    summary.validation = outcome.results
+    progress.stage_finished("validate", count.rows_out)
+    return outcome
+
+
+def _reference_keys(lake: Lake, staged: StagedRun) -> dict[str, set[str]]:
+    keys = {"article_id": ("articles", "article_id"), "entity_id": ("entities", "entity_id"),
+            "event_id": ("events", "event_id"), "story_id": ("stories", "story_id"),
+            "doc_id": ("documents", "doc_id")}
+    out: dict[str, set[str]] = {}
+    for key, (table, column) in keys.items():
+        stored = lake.warehouse.read_table(lake.con, table, [column]).column(column).to_pylist()
+        new = staged.tables[table].column(column).to_pylist() if table in staged.tables else []
+        out[key] = set(stored) | set(new)
+    return out
+
+
+def _quarantine(staged: StagedRun, failing_rows: dict[str, dict[int, list[str]]], run_id: str) -> list[dict]:
+    """Move rows that failed a critical expectation out of the staged tables into quarantine rows."""
+    import json
+
+    rows: list[dict[str, Any]] = []
+    for name, failures in failing_rows.items():
+        table = staged.tables.get(name)
+        if table is None or not failures:
+            continue
+        key_col = table.column_names[0]
+        records = table.to_pylist()
+        for index, expectations in sorted(failures.items()):
+            record = records[index]
+            for expectation in expectations:
+                rows.append({"run_id": run_id, "table_name": name, "row_key": str(record.get(key_col)),
+                             "expectation": expectation, "row_json": json.dumps(record, default=str)})
+        keep = pa.array([i not in failures for i in range(table.num_rows)])
+        staged.tables[name] = table.filter(keep)
+    return rows
+
+
+def publish_run(lake: Lake, staged_and_bodies: tuple[StagedRun, dict[str, bytes]], outcome: Outcome,
+                summary: RunSummary, config: WirelakeConfig) -> RunSummary:
+    """Commit the run as one snapshot, or (critical failure) record only the run and its results."""
+    staged, bodies = staged_and_bodies
+    progress.stage_started("publish")
+    with summary.stage("publish") as count:
+        if outcome.critical_failed:
+            summary.status = "not_published"
+            failed = sorted({r["expectation"] for r in outcome.results if not r["success"]
+                             and r["severity"] == "critical"})
+            summary.message = "critical expectations failed: " + ", ".join(failed)
+            _record_run_only(lake, summary, outcome.results, staged.tables.get("rejects"))
+        else:
+            for sha, body in bodies.items():  # raw bytes first: a crash leaves only orphans
+                lake.warehouse.store_raw(sha, body)
+            summary.status = "published" if summary.new else "no_new_data"
+            summary.finished_at = datetime.now(UTC)
+            tables = dict(staged.tables)
+            tables["validation_results"] = to_arrow("validation_results", outcome.results)
+            tables["quarantine"] = to_arrow("quarantine", outcome.quarantine)
+            tables["runs"] = to_arrow("runs", [summary.runs_row()])
+            lake.warehouse.publish(lake.con, StagedRun(tables=tables))
+            summary.snapshot_id = lake.warehouse.snapshot_id(lake.con)
+        count.rows_in = sum(t.num_rows for t in staged.tables.values())
+        count.rows_out = 0 if outcome.critical_failed else count.rows_in
+    return summary
+
+
+def _record_run_only(lake: Lake, summary: RunSummary, results: list[dict], rejects: pa.Table | None) -> None:
+    """A run that publishes no data still leaves its record, its validation results and rejects."""
+    summary.finished_at = datetime.now(UTC)
+    tables = {"runs": to_arrow("runs", [summary.runs_row()]),
+              "validation_results": to_arrow("validation_results", results)}
+    if rejects is not None:
+        tables["rejects"] = rejects
+    lake.warehouse.publish(lake.con, StagedRun(tables=tables))
+
+
+def summary_dict(summary: RunSummary) -> dict[str, Any]:
+    failed = [r for r in summary.validation if not r.get("success")]
+    return {
+        "run_id": summary.run_id, "status": summary.status, "exit_code": summary.exit_code,
+        "message": summary.message, "fetched": summary.fetched, "rejected": summary.rejected,
+        "new": summary.new, "duplicates": summary.duplicates, "snapshot_id": summary.snapshot_id,
+        "stages": {k: v.as_dict() for k, v in summary.stages.items()},
+        "expectations": len(summary.validation), "failed_expectations": len(failed),
+        "failures": [{"suite": r["suite"], "expectation": r["expectation"], "severity": r["severity"],
+                      "unexpected_count": r.get("unexpected_count")} for r in failed][:20],
+    }

@@ -1,0 +1,399 @@
+"""The DuckLake warehouse: attach, schema, staged writes and one atomic commit per run.
+
+Layout under the warehouse directory (all git-ignored):
+
+    catalog.sqlite     DuckLake catalog (SQLite), unless `catalog_url` points elsewhere
+    data/              Parquet data files written by DuckLake
+    raw/ab/abcd...     raw fetched bytes, content-addressed by sha256
+    reports/           validation Data Docs and the run dashboard
+    .ext/              DuckDB extension binaries, copied from their PyPI wheels
+    .write.lock        held by the one process that writes
+
+Writes follow "stage → validate → publish": `stage()` reads what the warehouse already
+holds and keeps only rows that are new (or replace rows with the same key), nothing
+is written; `publish()` inserts them in one DuckLake transaction, so a run is one
+snapshot and a crash before COMMIT leaves the previous snapshot current.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import importlib.util
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+SCHEMA_DIR = Path(__file__).resolve().parent / "schema"
+LAKE = "lake"
+
+# How each table is written. The key columns make re-runs idempotent (see docs/architecture.md).
+#   insert_new: insert rows whose key is not stored yet
+#   replace:    delete stored rows with the same key value, then insert
+#   append:     run-scoped rows, always inserted
+WRITE_RULES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "documents": ("insert_new", ("doc_id",)),
+    "articles": ("insert_new", ("article_id",)),
+    "article_signatures": ("insert_new", ("article_id",)),
+    "entities": ("replace", ("entity_id",)),
+    "events": ("replace", ("event_id",)),
+    "stories": ("replace", ("story_id",)),
+    "entity_mentions": ("replace", ("article_id",)),
+    "event_mentions": ("replace", ("article_id",)),
+    "quotes": ("replace", ("article_id",)),
+    "article_stories": ("replace", ("article_id",)),
+    "event_arguments": ("replace", ("event_id",)),
+    "runs": ("append", ()),
+    "rejects": ("append", ()),
+    "validation_results": ("append", ()),
+    "quarantine": ("append", ()),
+}
+TABLES: tuple[str, ...] = tuple(WRITE_RULES)
+
+
+class WarehouseBusy(RuntimeError):
+    """Another process holds the warehouse's write lock."""
+
+
+def table_ddl() -> dict[str, str]:
+    """Table name → its DDL file's text (one file per table under warehouse/schema/)."""
+    ddl = {p.stem: p.read_text(encoding="utf-8") for p in sorted(SCHEMA_DIR.glob("*.sql"))}
+    missing = set(TABLES) - set(ddl)
+    if missing:
+        raise RuntimeError(f"warehouse/schema: no DDL file for {sorted(missing)}")
+    return ddl
+
+
+def _table_name(name: str) -> str:
+    # Identifiers in SQL come only from this whitelist, never from data.
+    if name not in WRITE_RULES:
+        raise ValueError(f"unknown warehouse table {name!r}; known: {', '.join(TABLES)}")
+    return name
+
+
+def _extension_binary(package: str, filename: str) -> Path:
+    spec = importlib.util.find_spec(package)
+    if spec is None or spec.origin is None:
+        raise RuntimeError(f"DuckDB extension package {package} is not installed; run `make install`")
+    found = sorted(Path(spec.origin).parent.glob(f"extensions/*/{filename}"))
+    if not found:
+        raise RuntimeError(f"{package}: no {filename} inside the wheel")
+    return found[-1]
+
+
+@dataclass(frozen=True, slots=True)
+class StagedRun:
+    """Rows a run would write, already reduced to what is new or replacing."""
+
+    tables: dict[str, pa.Table]
+    skipped: dict[str, int] = field(default_factory=dict)  # rows already stored, per table
+
+    def rows(self, name: str) -> int:
+        table = self.tables.get(name)
+        return 0 if table is None else table.num_rows
+
+
+class Warehouse:
+    def __init__(self, root: Path | str, catalog_url: str | None = None, data_path: str | None = None):
+        self.root = Path(root).resolve()
+        self.catalog_url = catalog_url or f"sqlite:{self.root / 'catalog.sqlite'}"
+        self.data_path = data_path or f"{self.root / 'data'}/"
+        self.raw_dir = self.root / "raw"
+        self.reports_dir = self.root / "reports"
+
+    # ---------------------------------------------------------------- connect
+    def _extensions(self) -> tuple[Path, Path]:
+        ext_dir = self.root / ".ext"
+        ducklake = _extension_binary("duckdb_extension_ducklake", "ducklake.duckdb_extension")
+        sqlite = _extension_binary("duckdb_extension_sqlite", "sqlite.duckdb_extension")
+        # DuckDB derives the init symbol from the file name: the sqlite binary must be named sqlite_scanner.
+        scanner = ext_dir / "sqlite_scanner.duckdb_extension"
+        if not scanner.exists() or scanner.stat().st_size != sqlite.stat().st_size:
+            ext_dir.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=ext_dir, suffix=".tmp")
+            os.close(fd)
+            shutil.copyfile(sqlite, tmp)
+            os.replace(tmp, scanner)
+        return ducklake, scanner
+
+    def exists(self) -> bool:
+        if self.catalog_url.startswith("sqlite:"):
+            return Path(self.catalog_url.removeprefix("sqlite:")).exists()
+        return True
+
+    def connect(self, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+        """An in-memory DuckDB with the lake attached as `lake` and selected (USE lake).
+
+        Read-only connections are also locked down: no file access outside the warehouse,
+        no ATTACH, no extension installs, and the settings cannot be changed back.
+        """
+        if read_only and not self.exists():
+            raise FileNotFoundError(f"warehouse {self.root}: no catalog yet; run `wirelake run` first")
+        self.root.mkdir(parents=True, exist_ok=True)
+        ducklake, scanner = self._extensions()
+        con = duckdb.connect(":memory:", config={"autoinstall_known_extensions": False,
+                                                 "autoload_known_extensions": False})
+        try:
+            con.execute(f"LOAD '{_sql_str(str(ducklake))}'")
+            con.execute(f"LOAD '{_sql_str(str(scanner))}'")
+            if read_only:
+                con.execute(f"ATTACH 'ducklake:{_sql_str(self.catalog_url)}' AS {LAKE} (READ_ONLY)")
+            else:
+                Path(self.data_path).mkdir(parents=True, exist_ok=True)
+                # Inlining off: every row lands in Parquet, as the product promises.
+                con.execute(
+                    f"ATTACH 'ducklake:{_sql_str(self.catalog_url)}' AS {LAKE} "
+                    f"(DATA_PATH '{_sql_str(self.data_path)}', DATA_INLINING_ROW_LIMIT 0)"
+                )
+            con.execute(f"USE {LAKE}")
+            if read_only:
+                allowed = [str(self.root) + "/", self.data_path]
+                con.execute("SET allowed_directories = ?", [allowed])
+                con.execute("SET enable_external_access = false")
+                con.execute("SET lock_configuration = true")
+        except Exception:
+            con.close()
+            raise
+        return con
+
+    @contextlib.contextmanager
+    def reader(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        con = self.connect(read_only=True)
+        try:
+            yield con
+        finally:
+            con.close()
+
+    # ---------------------------------------------------------------- schema
+    def ensure_schema(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Create missing tables and add columns that newer DDL files declare (never drops)."""
+        existing = {r[0] for r in con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_catalog = ?", [LAKE]
+        ).fetchall()}
+        ddl = table_ddl()
+        con.execute("BEGIN TRANSACTION")  # one snapshot for the whole schema change
+        try:
+            self._create_or_extend(con, existing, ddl)
+            con.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(duckdb.Error):
+                con.execute("ROLLBACK")
+            raise
+
+    def _create_or_extend(self, con: duckdb.DuckDBPyConnection, existing: set[str], ddl: dict[str, str]) -> None:
+        for name in TABLES:
+            if name not in existing:
+                con.execute(ddl[name])
+                continue
+            have = {r[0] for r in con.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_catalog = ? AND table_name = ?",
+                [LAKE, name],
+            ).fetchall()}
+            for column, col_type in _ddl_columns(ddl[name]):
+                if column not in have:
+                    con.execute(f'ALTER TABLE {_table_name(name)} ADD COLUMN "{column}" {col_type}')
+
+    def init(self) -> None:
+        with self.write_lock():
+            con = self.connect()
+            try:
+                self.ensure_schema(con)
+            finally:
+                con.close()
+
+    # ---------------------------------------------------------------- locking
+    @contextlib.contextmanager
+    def write_lock(self, wait_seconds: float = 0.0) -> Iterator[None]:
+        """One writer per warehouse. Waits up to `wait_seconds`, then raises WarehouseBusy."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        path = self.root / ".write.lock"
+        fh = open(path, "a+")  # noqa: SIM115 - held for the lock's lifetime
+        deadline = time.monotonic() + wait_seconds
+        try:
+            while True:
+                try:
+                    fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        fh.seek(0)
+                        holder = fh.read().strip() or "another process"
+                        raise WarehouseBusy(
+                            f"warehouse {self.root}: another run is writing ({holder}); "
+                            "wait for it to finish or raise --lock-wait"
+                        ) from None
+                    time.sleep(0.2)
+            fh.seek(0)
+            fh.truncate()
+            fh.write(f"pid {os.getpid()}")
+            fh.flush()
+            yield
+        finally:
+            with contextlib.suppress(OSError):
+                fh.truncate(0)
+                fcntl.flock(fh, fcntl.LOCK_UN)
+            fh.close()
+
+    # ---------------------------------------------------------------- reads
+    def read_table(self, con: duckdb.DuckDBPyConnection, name: str, columns: list[str] | None = None) -> pa.Table:
+        cols = "*" if not columns else ", ".join(f'"{_ident(c)}"' for c in columns)
+        return con.sql(f"SELECT {cols} FROM {_table_name(name)}").arrow().read_all()
+
+    # ---------------------------------------------------------------- raw store
+    def store_raw(self, sha256: str, body: bytes) -> Path:
+        """Write raw bytes content-addressed; an existing file is never rewritten."""
+        if len(sha256) != 64 or not all(c in "0123456789abcdef" for c in sha256):
+            raise ValueError(f"raw store: {sha256!r} is not a sha256 hex digest")
+        path = self.raw_dir / sha256[:2] / sha256
+        if path.exists():
+            return path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(body)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+        return path
+
+    def read_raw(self, sha256: str) -> bytes:
+        return (self.raw_dir / sha256[:2] / sha256).read_bytes()
+
+    # ---------------------------------------------------------------- writes
+    def stage(self, con: duckdb.DuckDBPyConnection, tables: Mapping[str, pa.Table]) -> StagedRun:
+        """Reduce a run's rows to those the warehouse does not hold yet. Writes nothing."""
+        staged: dict[str, pa.Table] = {}
+        skipped: dict[str, int] = {}
+        for name, table in tables.items():
+            rule, keys = WRITE_RULES[_table_name(name)]
+            if table is None:
+                continue
+            if rule == "append" or table.num_rows == 0:
+                staged[name] = table
+                continue
+            key_list = ", ".join(f'"{_ident(k)}"' for k in keys)
+            con.register("_incoming", table)
+            try:
+                # First row per key within the batch; for insert_new also drop keys already stored.
+                anti = (
+                    f"WHERE NOT EXISTS (SELECT 1 FROM {LAKE}.{name} t WHERE "
+                    + " AND ".join(f't."{_ident(k)}" = s."{_ident(k)}"' for k in keys)
+                    + ")"
+                    if rule == "insert_new"
+                    else ""
+                )
+                if rule == "insert_new" or keys == _row_keys(name):
+                    sql = (f"SELECT * FROM _incoming s {anti} "
+                           f"QUALIFY row_number() OVER (PARTITION BY {key_list}) = 1")
+                else:
+                    # replace-by-group tables (mentions per article_id) keep every row of the group
+                    sql = "SELECT * FROM _incoming s"
+                out = con.sql(sql).arrow().read_all()
+            finally:
+                con.unregister("_incoming")
+            staged[name] = out
+            skipped[name] = table.num_rows - out.num_rows
+        return StagedRun(tables=staged, skipped=skipped)
+
+    def publish(self, con: duckdb.DuckDBPyConnection, staged: StagedRun,
+                fault_hook: FaultHook | None = None) -> None:
+        """Write every staged table in one DuckLake transaction (one snapshot), or nothing."""
+        con.execute("BEGIN TRANSACTION")
+        try:
+            for name, table in staged.tables.items():
+                if table is None or table.num_rows == 0:
+                    continue
+                rule, keys = WRITE_RULES[_table_name(name)]
+                con.register("_staged", table)
+                try:
+                    if rule == "replace":
+                        cond = " AND ".join(f'"{_ident(k)}" IN (SELECT DISTINCT "{_ident(k)}" FROM _staged)'
+                                            for k in keys)
+                        con.execute(f"DELETE FROM {LAKE}.{name} WHERE {cond}")
+                    con.execute(f"INSERT INTO {LAKE}.{name} BY NAME SELECT * FROM _staged")
+                finally:
+                    con.unregister("_staged")
+                if fault_hook:
+                    fault_hook("mid_load")
+            if fault_hook:
+                fault_hook("before_commit")
+            con.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(duckdb.Error):
+                con.execute("ROLLBACK")
+            raise
+        if fault_hook:
+            fault_hook("after_commit")
+
+    def snapshot_id(self, con: duckdb.DuckDBPyConnection) -> int:
+        return con.execute(f"SELECT max(snapshot_id) FROM {LAKE}.snapshots()").fetchone()[0]
+
+
+class FaultHook:
+    """Named points in a publish where a test may inject a crash (see tests/adversarial)."""
+
+    def __call__(self, point: str) -> None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+def _row_keys(name: str) -> tuple[str, ...]:
+    # Tables whose key identifies a single row (rather than a group of rows).
+    return {"entities": ("entity_id",), "events": ("event_id",), "stories": ("story_id",),
+            "article_stories": ("article_id",)}.get(name, ())
+
+
+def _ident(name: str) -> str:
+    if not name.replace("_", "").isalnum():
+        raise ValueError(f"not a plain column name: {name!r}")
+    return name
+
+
+def _sql_str(value: str) -> str:
+    # Only for paths and catalog URLs from config (DuckDB cannot bind ATTACH/LOAD targets).
+    return value.replace("'", "''")
+
+
+_SCHEMAS: dict[str, pa.Schema] = {}
+
+
+def arrow_schema(name: str) -> pa.Schema:
+    """The Arrow schema DuckDB gives a table's DDL (cached): the one source of column types."""
+    if name not in _SCHEMAS:
+        scratch = duckdb.connect(":memory:")
+        try:
+            scratch.execute(table_ddl()[_table_name(name)])
+            _SCHEMAS[name] = scratch.sql(f"SELECT * FROM {name} LIMIT 0").arrow().read_all().schema
+        finally:
+            scratch.close()
+    return _SCHEMAS[name]
+
+
+def to_arrow(name: str, rows: list[Mapping[str, object]]) -> pa.Table:
+    """Rows (dicts with at least the table's columns) → an Arrow table with the table's schema."""
+    schema = arrow_schema(name)
+    return pa.Table.from_pylist([{f: r.get(f) for f in schema.names} for r in rows], schema=schema)
+
+
+def _ddl_columns(ddl: str) -> list[tuple[str, str]]:
+    """(column, type) pairs from one CREATE TABLE file, read by DuckDB itself."""
+    scratch = duckdb.connect(":memory:")
+    try:
+        scratch.execute(ddl)
+        name = scratch.execute("SELECT table_name FROM information_schema.tables").fetchone()[0]
+        return [(r[0], r[1]) for r in scratch.execute(
+            "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = ? "
+            "ORDER BY ordinal_position", [name]).fetchall()]
+    finally:
+        scratch.close()
