@@ -11,12 +11,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from prefect import flow, task
+from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
-from flows import progress
 from flows.config import WirelakeConfig
 from flows.records import Source
-from flows.run_records import RunSummary, new_run_id
+from flows.run_records import RunSummary, new_run_id, summary_markdown
 from flows.stages import load
 from flows.stages.clean import clean_items
 from flows.stages.dedup import deduplicate
@@ -66,7 +66,10 @@ def validate_task(lake, staged, summary, cfg):
 
 @_stage_task("publish")
 def publish_task(lake, staged, outcome, summary, cfg):
-    return load.publish_run(lake, staged, outcome, summary, cfg)
+    result = load.publish_run(lake, staged, outcome, summary, cfg)
+    create_markdown_artifact(markdown=summary_markdown(result), key="wirelake-run-summary",
+                             description=f"wirelake run {result.run_id}: {result.status}")
+    return result
 
 
 @flow(name="wirelake-ingest", log_prints=True)
@@ -86,7 +89,6 @@ def ingest(config: WirelakeConfig, sources: list[Source]) -> dict:
         staged = stage_task(lake, batch)
         outcome = validate_task(lake, staged, summary, config)
         publish_task(lake, staged, outcome, summary, config)
-    progress.stage_finished("publish")
     return load.summary_dict(summary)
 
 

@@ -80,6 +80,24 @@ class RunSummary:
         }
 
 
+def summary_markdown(summary: RunSummary) -> str:
+    """The run summary as Markdown, for the Prefect artifact people see in the UI."""
+    lines = [f"# wirelake run `{summary.run_id}`: **{summary.status}**", ""]
+    if summary.message:
+        lines += [summary.message, ""]
+    lines += ["| stage | in | out | rejected | seconds |", "|---|---:|---:|---:|---:|"]
+    for name, c in summary.stages.items():
+        lines.append(f"| {name} | {c.rows_in} | {c.rows_out} | {c.rejected} | {c.seconds:.2f} |")
+    failed = [r for r in summary.validation if not r.get("success")]
+    lines += ["", f"**Validation:** {len(summary.validation) - len(failed)} of {len(summary.validation)} "
+                  "expectations passed.", ""]
+    if failed:
+        lines += ["| suite | expectation | severity | unexpected |", "|---|---|---|---:|"]
+        lines += [f"| {r['suite']} | {r['expectation']} | {r['severity']} | {r.get('unexpected_count')} |"
+                  for r in failed]
+    return "\n".join(lines)
+
+
 class StageTimer:
     """`with summary.stage("clean") as count:` times the block and exposes its StageCount."""
 

@@ -67,10 +67,7 @@ class Batch:
 
     @property
     def new_articles(self) -> list[Article]:
-        if self.deduped is None:
-            return []
-        stored = self.deduped.already_stored
-        return [a for a in self.deduped.articles if a.article_id not in stored]
+        return [] if self.deduped is None else self.deduped.articles_to_store()
 
     @property
     def rejects(self) -> list[Reject]:
@@ -276,6 +273,7 @@ def publish_run(lake: Lake, staged_and_bodies: tuple[StagedRun, dict[str, bytes]
             summary.snapshot_id = lake.warehouse.snapshot_id(lake.con)
         count.rows_in = sum(t.num_rows for t in staged.tables.values())
         count.rows_out = 0 if outcome.critical_failed else count.rows_in
+    progress.stage_finished("publish", count.rows_out)
     return summary
 
 

@@ -1,0 +1,341 @@
+"""Clean stage: items (HTML or text) in, articles out.
+
+`clean_items(items, cfg)` runs in two passes over the batch:
+
+1. per item: extract the main text (trafilatura for HTML), normalise typography
+   (see `cleaning/normalize.py` for what changes and why), drop a leading byline and a
+   repeated title, drop lines matching the reviewed boilerplate patterns;
+2. per source: find the short lines the source repeats across its articles
+   (`cleaning/boilerplate.py`) and drop them; then per item: join lines into
+   paragraphs, drop repeated paragraphs, split off the dateline, detect the language,
+   hash, key and count.
+
+One item that fails never stops the batch: it becomes a `Reject` naming its input.
+Nothing is loaded at import time; the language model loads on first use.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+from flows.config import CleanConfig
+from flows.records import Article, Item, Reject, content_key, sha256_hex
+from flows.stages.cleaning.boilerplate import is_boilerplate_line, recurring_lines
+from flows.stages.cleaning.dateline import split_dateline
+from flows.stages.cleaning.normalize import (
+    count_words,
+    fingerprint_text,
+    normalize_line,
+    normalize_typography,
+    split_paragraphs,
+)
+
+if TYPE_CHECKING:
+    from py3langid.langid import LanguageIdentifier
+
+# Language is not guessed for texts shorter than this: a handful of words is noise.
+MIN_WORDS_FOR_LANGUAGE = 5
+# Characters read by the language identifier (~100 words): its cost grows with length
+# and the lead of a news text already decides the language.
+LANGUAGE_SAMPLE_CHARS = 600
+# Below this normalised probability the guess is dropped rather than stored wrong.
+MIN_LANGUAGE_PROBABILITY = 0.5
+# A byline is looked for among the first few lines only.
+BYLINE_SEARCH_LINES = 3
+
+_NAME_WORD = r"[A-Z][\w.'-]*"
+_BYLINE = re.compile(
+    rf"By\s+(?P<name>{_NAME_WORD}(?:\s+(?:{_NAME_WORD}|and|&|de|van|von|der|al|bin)){{0,5}})"
+    # An optional role or outlet in title case: "By Jane Roe, Health Correspondent".
+    rf"(?:\s*[,|\u2013\u2014-]\s*{_NAME_WORD}(?:\s+(?:{_NAME_WORD}|and|&|of|for|in|at|the)){{0,6}})?"
+)
+# "By Monday, ..." and "By March the ..." open sentences, not bylines.
+_NOT_NAMES = frozenset(
+    "monday tuesday wednesday thursday friday saturday sunday january february march april may june "
+    "july august september october november december the this that then now midday midnight noon "
+    "dawn dusk late early".split()
+)
+
+
+@dataclass(slots=True)
+class _Draft:
+    """An item between the two passes: its paragraphs (as lines) and metadata."""
+
+    item: Item
+    paragraphs: list[list[str]]
+    title: str | None
+    author: str | None
+    published_at: datetime | None
+    url: str | None
+    site_name: str | None
+    language_hint: str | None
+    # The page's own headline when a feed hint replaced it: the text must not repeat either.
+    page_title: str | None = None
+    all_lines: list[str] = field(default_factory=list)
+
+
+def clean_items(items: list[Item], cfg: CleanConfig) -> tuple[list[Article], list[Reject]]:
+    """Clean a batch of items into articles; failures and empty pages become rejects."""
+    drafts: list[_Draft] = []
+    rejects: list[Reject] = []
+    for item in items:
+        try:
+            drafts.append(_draft(item))
+        except Exception as exc:  # noqa: BLE001 - any failure of one item must not stop the batch
+            rejects.append(_failure(item, exc))
+
+    lines_by_source: dict[str, list[list[str]]] = {}
+    for draft in drafts:
+        lines_by_source.setdefault(draft.item.source, []).append(draft.all_lines)
+    recurring_by_source = {source: recurring_lines(lines, cfg) for source, lines in lines_by_source.items()}
+
+    articles: list[Article] = []
+    for draft in drafts:
+        try:
+            outcome = _finish(draft, recurring_by_source[draft.item.source], cfg)
+        except Exception as exc:  # noqa: BLE001 - as above
+            outcome = _failure(draft.item, exc)
+        (articles if isinstance(outcome, Article) else rejects).append(outcome)
+    return articles, rejects
+
+
+def canonical_url(url: str | None) -> str | None:
+    """The URL normalised by courlan (host case, default port, tracking parameters, fragment).
+
+    None for anything that is not an absolute http(s) URL.
+    """
+    if not url or not url.lower().startswith(("http://", "https://")):
+        return None
+    import courlan
+
+    try:
+        return courlan.normalize_url(url.strip(), strict=True)
+    except ValueError:
+        return None
+
+
+def detect_language(text: str) -> str | None:
+    """ISO 639-1 code of `text`, or None when it is too short or the guess is weak."""
+    if count_words(text) < MIN_WORDS_FOR_LANGUAGE:
+        return None
+    language, probability = _language_identifier().classify(text[:LANGUAGE_SAMPLE_CHARS])
+    return language if probability >= MIN_LANGUAGE_PROBABILITY else None
+
+
+@cache
+def _language_identifier() -> LanguageIdentifier:
+    # Loaded on first use and kept: the model takes ~0.3 s to unpack.
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+    return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+
+
+def _draft(item: Item) -> _Draft:
+    if item.format == "html":
+        draft = _draft_from_html(item)
+    elif item.format == "text":
+        draft = _Draft(
+            item=item,
+            paragraphs=split_paragraphs(item.content),
+            title=_non_empty(_typography(item.title)),
+            author=_non_empty(_typography(item.author)),
+            published_at=_to_utc(item.published_at),
+            url=_non_empty(item.url),
+            site_name=None,
+            language_hint=None,
+        )
+    else:
+        raise ValueError(f"unknown item format {item.format!r}; expected 'html' or 'text'")
+    _strip_byline(draft)
+    _strip_title(draft)
+    _strip_pattern_boilerplate(draft)
+    draft.all_lines = [line for paragraph in draft.paragraphs for line in paragraph]
+    return draft
+
+
+def _draft_from_html(item: Item) -> _Draft:
+    import trafilatura
+
+    document = trafilatura.bare_extraction(
+        item.content,
+        url=item.url,
+        include_comments=False,
+        include_tables=False,
+        with_metadata=True,
+    )
+    if document is None:
+        paragraphs: list[list[str]] = []
+        meta: dict[str, Any] = {}
+    else:
+        meta = document.as_dict() if hasattr(document, "as_dict") else dict(document)
+        # trafilatura puts one block (paragraph, heading, list item) per line.
+        text = normalize_typography(meta.get("text") or "")
+        paragraphs = [[line] for raw in text.split("\n") if (line := normalize_line(raw))]
+    return _Draft(
+        item=item,
+        paragraphs=paragraphs,
+        # Hints from the feed or JSON record win over what the page says, unless empty.
+        title=_non_empty(_typography(item.title)) or _non_empty(_typography(meta.get("title"))),
+        author=_non_empty(_typography(item.author)) or _non_empty(_typography(meta.get("author"))),
+        published_at=_to_utc(item.published_at) or _to_utc(meta.get("date")),
+        url=_non_empty(item.url) or _non_empty(meta.get("url")),
+        site_name=_non_empty(_typography(meta.get("sitename"))),
+        language_hint=_non_empty(meta.get("language")),
+        page_title=_non_empty(_typography(meta.get("title"))),
+    )
+
+
+def _strip_byline(draft: _Draft) -> None:
+    """Drop a "By Jane Roe" line near the top; it names the author when nothing else did."""
+    seen = 0
+    for paragraph in draft.paragraphs:
+        for index, line in enumerate(paragraph):
+            if seen >= BYLINE_SEARCH_LINES:
+                return
+            seen += 1
+            match = _BYLINE.fullmatch(line)
+            if (
+                match
+                and count_words(line) <= 12
+                and match.group("name").split()[0].casefold() not in _NOT_NAMES
+            ):
+                del paragraph[index]
+                draft.author = draft.author or match.group("name")
+                draft.paragraphs = [p for p in draft.paragraphs if p]
+                return
+
+
+def _strip_title(draft: _Draft) -> None:
+    """The title is kept in `Article.title`, not repeated as the text's first line."""
+    title_keys = {fingerprint_text(t) for t in (draft.title, draft.page_title) if t}
+    if not title_keys or not draft.paragraphs:
+        return
+    first = draft.paragraphs[0]
+    if fingerprint_text(first[0]) in title_keys:
+        del first[0]
+    elif fingerprint_text(" ".join(first)) in title_keys:
+        first.clear()
+    draft.paragraphs = [p for p in draft.paragraphs if p]
+
+
+def _strip_pattern_boilerplate(draft: _Draft) -> None:
+    kept_paragraphs = []
+    for paragraph in draft.paragraphs:
+        kept = [line for line in paragraph if not is_boilerplate_line(line)]
+        if kept:
+            kept_paragraphs.append(kept)
+    draft.paragraphs = kept_paragraphs
+
+
+def _finish(draft: _Draft, recurring: set[str], cfg: CleanConfig) -> Article | Reject:
+    item = draft.item
+    paragraphs: list[str] = []
+    seen_paragraphs: set[str] = set()
+    for lines in draft.paragraphs:
+        if recurring:
+            lines = [line for line in lines if fingerprint_text(line) not in recurring]
+        if not lines:
+            continue
+        paragraph = " ".join(lines)
+        if len(paragraph) >= cfg.min_repeated_paragraph_chars:
+            key = fingerprint_text(paragraph)
+            if key in seen_paragraphs:
+                continue  # the second and later copies of a paragraph are layout, not content
+            seen_paragraphs.add(key)
+        paragraphs.append(paragraph)
+
+    dateline = None
+    if paragraphs:
+        dateline, rest = split_dateline(paragraphs[0])
+        if rest.strip():
+            paragraphs[0] = rest.strip()
+        else:
+            paragraphs.pop(0)
+
+    text = "\n\n".join(paragraphs)
+    word_count = count_words(text)
+    if word_count < cfg.min_words:
+        return Reject(
+            source=item.source,
+            input=item.uri,
+            stage="clean",
+            error=(
+                f"{item.uri}: no article text after cleaning ({word_count} words, "
+                f"need {cfg.min_words}); is this an index page?"
+            ),
+        )
+
+    content_hash = sha256_hex(fingerprint_text(text))
+    canonical = canonical_url(draft.url)
+    language = detect_language(text) or _iso639_1(draft.language_hint)
+    return Article(
+        article_id=content_key(canonical or item.uri, content_hash),
+        doc_id=item.doc_id,
+        source=item.source,
+        url=draft.url,
+        title=draft.title,
+        author=draft.author,
+        published_at=draft.published_at,
+        language=language,
+        dateline=dateline,
+        text=text,
+        word_count=word_count,
+        content_hash=content_hash,
+        fetched_at=_to_utc(item.fetched_at) or item.fetched_at,
+        site_name=draft.site_name,
+        canonical_url=canonical,
+    )
+
+
+def _failure(item: Item, exc: Exception) -> Reject:
+    detail = str(exc).splitlines()[0][:200] if str(exc) else ""
+    return Reject(
+        source=item.source,
+        input=item.uri,
+        stage="clean",
+        error=(
+            f"{item.uri}: cannot clean {item.format} item ({type(exc).__name__}: {detail}); "
+            "check that the input is an article page or text file"
+        ),
+    )
+
+
+def _to_utc(value: datetime | date | str | None) -> datetime | None:
+    """Timezone-aware UTC; naive values are taken as UTC, a bare date as midnight UTC."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    if not isinstance(value, datetime):
+        value = datetime(value.year, value.month, value.day)
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def _typography(value: Any) -> str | None:
+    if not isinstance(value, str):
+        return None
+    return normalize_line(normalize_typography(value).replace("\n", " "))
+
+
+def _non_empty(value: str | None) -> str | None:
+    if value is None:
+        return None
+    value = value.strip()
+    return value or None
+
+
+def _iso639_1(code: str | None) -> str | None:
+    # trafilatura reports the page's declared language, e.g. "en-GB"; keep the language part.
+    if not code:
+        return None
+    base = code.replace("_", "-").split("-")[0].lower()
+    return base if len(base) == 2 and base.isalpha() else None

@@ -1,0 +1,1 @@
+"""Helpers of the clean stage: text normalisation, boilerplate removal, datelines."""

@@ -1,0 +1,158 @@
+"""What every source returns, and the interface sources implement."""
+
+from __future__ import annotations
+
+import email.utils
+import html
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from flows.config import FetchConfig
+from flows.records import Item, RawDocument, Reject, content_key, sha256_hex
+from flows.stages.fetchers.decode import clean_optional
+from flows.stages.fetchers.http import FetchError, HttpFetcher, one_line
+
+STAGE = "fetch"
+
+
+@dataclass(slots=True)
+class FetchResult:
+    """Everything one fetch produced; rejects say what could not be read and why."""
+
+    documents: list[RawDocument] = field(default_factory=list)
+    items: list[Item] = field(default_factory=list)
+    rejects: list[Reject] = field(default_factory=list)
+
+    def extend(self, other: FetchResult) -> None:
+        self.documents.extend(other.documents)
+        self.items.extend(other.items)
+        self.rejects.extend(other.rejects)
+
+    def reject(self, source: str, input_: str, error: str) -> None:
+        self.rejects.append(Reject(source=source, input=input_, stage=STAGE, error=one_line(error)))
+
+
+class ArticleSource(ABC):
+    """One configured input that can be read into documents and items.
+
+    `fetch()` never raises for a bad input: failures become `Reject`s in the result,
+    so one broken feed or file never stops the others.
+    """
+
+    name: str
+    location: str
+
+    @abstractmethod
+    def fetch(self) -> FetchResult: ...
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r}, location={self.location!r})"
+
+
+def make_document(
+    *,
+    source: str,
+    uri: str,
+    body: bytes,
+    fetched_at: datetime,
+    http_status: int | None,
+    content_type: str | None,
+) -> RawDocument:
+    digest = sha256_hex(body)
+    return RawDocument(
+        doc_id=content_key(uri, digest),
+        source=source,
+        uri=uri,
+        fetched_at=fetched_at,
+        http_status=http_status,
+        content_type=content_type,
+        sha256=digest,
+        bytes=len(body),
+        body=body,
+    )
+
+
+_TITLE_RE = re.compile(r"<title[^>]*>(.*?)</title\s*>", re.I | re.S)
+_TAG_RE = re.compile(r"<[^>]+>")
+
+
+def html_title_hint(markup: str) -> str | None:
+    """The <title> of an HTML document, as a hint for clean (which may do better)."""
+    match = _TITLE_RE.search(markup[:65536])
+    if not match:
+        return None
+    return clean_optional(html.unescape(_TAG_RE.sub(" ", match.group(1))))
+
+
+def word_count(markup_or_text: str) -> int:
+    """Words in a text or an HTML fragment (tags removed)."""
+    return len(html.unescape(_TAG_RE.sub(" ", markup_or_text)).split())
+
+
+def looks_like_html(text: str) -> bool:
+    return bool(re.search(r"<(p|div|br|a|em|strong|span|h[1-6]|ul|ol|li|img|blockquote)\b", text, re.I))
+
+
+def read_local_file(path: Path, max_bytes: int) -> bytes:
+    """Read a whole local file, refusing (not truncating) one larger than max_bytes."""
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise FetchError(
+                f"file {path}: {size} bytes exceeds max_file_bytes={max_bytes}; "
+                "raise fetch.max_file_bytes to read it"
+            )
+        with path.open("rb") as handle:
+            body = handle.read(max_bytes + 1)  # the file may have grown since stat()
+    except OSError as exc:
+        raise FetchError(f"file {path}: cannot read ({exc.strerror or exc})") from exc
+    if len(body) > max_bytes:
+        raise FetchError(f"file {path}: larger than max_file_bytes={max_bytes}")
+    if not body.strip():
+        raise FetchError(f"file {path}: empty file")
+    return body
+
+
+@contextmanager
+def fetcher_or_temporary(fetcher: HttpFetcher | None, cfg: FetchConfig) -> Iterator[HttpFetcher]:
+    """Use the run's shared fetcher, or (for a source used on its own) a short-lived one."""
+    if fetcher is not None:
+        yield fetcher
+        return
+    with HttpFetcher(cfg) as temporary:
+        yield temporary
+
+
+def parse_datetime(value: object) -> datetime | None:
+    """A timezone-aware UTC datetime from ISO 8601, RFC 2822 or epoch seconds; None if unreadable.
+
+    A time without a zone is taken as UTC: feeds and exports that omit it are
+    overwhelmingly UTC, and clean/extract need comparable instants.
+    """
+    parsed: datetime | None = None
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        try:
+            parsed = datetime.fromtimestamp(float(value), tz=UTC)
+        except (OverflowError, OSError, ValueError):
+            return None
+    elif isinstance(value, str) and value.strip():
+        text = value.strip()
+        try:
+            parsed = datetime.fromisoformat(text)
+        except ValueError:
+            try:
+                parsed = email.utils.parsedate_to_datetime(text)
+            except (TypeError, ValueError, IndexError):
+                return None
+    if parsed is None:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)

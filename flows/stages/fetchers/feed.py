@@ -1,0 +1,438 @@
+"""Feeds: RSS, Atom and RDF (via feedparser, always given bytes) and JSON Feed 1.x.
+
+A feed's entries become items. Where an entry carries only a teaser, the item's
+own page is fetched instead (see `FetchConfig.fetch_item_pages`), but only for a
+feed that itself came over HTTP: a feed file on disk never causes network I/O.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import mimetypes
+import re
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urljoin
+
+import defusedxml.ElementTree
+import feedparser
+from defusedxml import DefusedXmlException
+
+from flows.config import FetchConfig
+from flows.records import Item, RawDocument
+from flows.stages.fetchers.base import (
+    ArticleSource,
+    FetchResult,
+    fetcher_or_temporary,
+    looks_like_html,
+    make_document,
+    parse_datetime,
+    read_local_file,
+    word_count,
+)
+from flows.stages.fetchers.decode import clean_optional, clean_text, decode_bytes
+from flows.stages.fetchers.http import FetchError, HttpFetcher, HttpResponse, is_http_url, one_line
+from flows.stages.fetchers.page import check_page_response, page_document_and_item
+from flows.stages.fetchers.sniff import is_json_feed, sniff_body
+
+# Media types a feed may be served as; the body is sniffed either way, since
+# servers label feeds text/plain, text/html or application/octet-stream... we accept
+# the textual ones and refuse binary types outright.
+_FEED_TYPE_MARKERS = ("xml", "rss", "atom", "json")
+_SNIFFED_TYPES = ("text/plain", "text/html", "")
+
+
+class NotAFeed(Exception):
+    """The bytes are not a feed; the message says what they are instead."""
+
+
+@dataclass(slots=True)
+class FeedEntry:
+    key: str  # the entry's id, else its link, else its position
+    title: str | None
+    link: str | None
+    author: str | None
+    published_at: datetime | None
+    content: str  # the fullest body the entry carries ('' when none)
+    content_format: Literal["html", "text"]
+
+
+@dataclass(slots=True)
+class ParsedFeed:
+    version: str  # feedparser's version ("rss20", "atom10", ...) or "json1"
+    entries: list[FeedEntry]
+    encoding: str | None
+    malformed: str | None = None  # why the XML was not well formed, when entries were still read
+
+
+def _refuse_entity_tricks(body: bytes) -> None:
+    """Refuse entity declarations and external references before feedparser sees the bytes.
+
+    feedparser's expat already disables external entities; defusedxml also stops
+    internal entity expansion (billion laughs). Malformed XML is feedparser's to judge.
+    """
+    try:
+        defusedxml.ElementTree.fromstring(body, forbid_dtd=False, forbid_entities=True, forbid_external=True)
+    except DefusedXmlException as exc:
+        raise NotAFeed(
+            f"refused: the XML declares entities or external references ({type(exc).__name__})"
+        ) from exc
+    except Exception:  # noqa: S110 - ParseError and friends: malformed XML is judged by feedparser
+        pass
+
+
+def _struct_time_to_utc(value: object) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime(*value[:6], tzinfo=UTC)  # type: ignore[index]  # feedparser gives UTC struct_time
+    except (TypeError, ValueError):
+        return None
+
+
+def _entry_body(entry: feedparser.FeedParserDict) -> tuple[str, Literal["html", "text"]]:
+    """content:encoded / atom:content if present (the longest one), else the summary."""
+    candidates: list[tuple[str, str]] = []
+    for part in entry.get("content") or []:
+        value = part.get("value") or ""
+        if value.strip():
+            candidates.append((value, part.get("type") or ""))
+    if not candidates:
+        summary = entry.get("summary") or ""
+        if summary.strip():
+            detail = entry.get("summary_detail") or {}
+            candidates.append((summary, detail.get("type") or ""))
+    if not candidates:
+        return "", "text"
+    value, media_type = max(candidates, key=lambda c: len(c[0]))
+    is_html = "html" in media_type or (media_type == "" and looks_like_html(value))
+    return value, "html" if is_html else "text"
+
+
+_RSS_AUTHOR_RE = re.compile(r"^\s*[^\s@()]+@[^\s()]+\s*\((?P<name>[^()]+)\)\s*$")
+
+
+def _entry_author(entry: feedparser.FeedParserDict) -> str | None:
+    raw = entry.get("author")
+    # RSS 2.0 <author> is "email (Name)"; feedparser's own split mangles some addresses.
+    match = _RSS_AUTHOR_RE.match(raw) if isinstance(raw, str) else None
+    if match:
+        return match.group("name")
+    detail = entry.get("author_detail") or {}
+    return detail.get("name") or raw
+
+
+def _parse_xml_feed(body: bytes, *, base_url: str | None, content_type: str | None) -> ParsedFeed:
+    _refuse_entity_tricks(body)
+    headers: dict[str, str] = {}
+    mime = (content_type or "").split(";", 1)[0].strip().lower()
+    # feedparser reads the charset from the header; a non-XML type would send it to its loose parser.
+    if content_type and any(marker in mime for marker in ("xml", "rss", "atom")):
+        headers["content-type"] = content_type
+    else:
+        headers["content-type"] = "application/xml"
+    if base_url:
+        headers["content-location"] = base_url  # resolves relative links in entries
+    parsed = feedparser.parse(io.BytesIO(body), response_headers=headers)
+    problem = None
+    if parsed.get("bozo") and not isinstance(
+        parsed.get("bozo_exception"), feedparser.exceptions.ThingsNobodyCaresAboutButMe
+    ):
+        problem = one_line(str(parsed.get("bozo_exception") or "not well-formed"), 160)
+    usable = [e for e in parsed.entries if e.get("link") or e.get("content") or e.get("summary")]
+    if not usable:
+        if problem:
+            raise NotAFeed(f"not a valid feed: malformed XML ({problem}) and no entries could be read")
+        if not parsed.get("version"):
+            raise NotAFeed("not a feed: XML, but not RSS, Atom or RDF")
+    entries = []
+    for position, entry in enumerate(parsed.entries):
+        content, content_format = _entry_body(entry)
+        link = entry.get("link")
+        entries.append(
+            FeedEntry(
+                key=str(entry.get("id") or link or f"entry-{position}"),
+                title=entry.get("title"),
+                link=link,
+                author=_entry_author(entry),
+                published_at=_struct_time_to_utc(
+                    entry.get("published_parsed")
+                    or entry.get("updated_parsed")
+                    or entry.get("created_parsed")
+                ),
+                content=content,
+                content_format=content_format,
+            )
+        )
+    return ParsedFeed(
+        version=parsed.get("version") or "unknown",
+        entries=entries,
+        encoding=parsed.get("encoding"),
+        malformed=problem,
+    )
+
+
+def _json_feed_author(item: dict, feed: dict) -> str | None:
+    # JSON Feed 1.1 has "authors" lists; 1.0 has a single "author"; items inherit the feed's.
+    for holder in (item, feed):
+        authors = holder.get("authors")
+        if isinstance(authors, list):
+            names = [a.get("name") for a in authors if isinstance(a, dict) and isinstance(a.get("name"), str)]
+            if names:
+                return ", ".join(names)
+        author = holder.get("author")
+        if isinstance(author, dict) and isinstance(author.get("name"), str):
+            return author["name"]
+    return None
+
+
+def _parse_json_feed(data: dict, *, base_url: str | None, encoding: str) -> ParsedFeed:
+    items = data.get("items")
+    if not isinstance(items, list):
+        raise NotAFeed("not a valid JSON Feed: 'items' is missing or not a list")
+    base = base_url or (data.get("feed_url") if isinstance(data.get("feed_url"), str) else None)
+    entries = []
+    for position, item in enumerate(items):
+        if not isinstance(item, dict):
+            continue
+        link = item.get("url") or item.get("external_url")
+        link = link if isinstance(link, str) else None
+        if link and base:
+            link = urljoin(base, link)
+        if isinstance(item.get("content_html"), str) and item["content_html"].strip():
+            content, content_format = item["content_html"], "html"
+        elif isinstance(item.get("content_text"), str) and item["content_text"].strip():
+            content, content_format = item["content_text"], "text"
+        elif isinstance(item.get("summary"), str):
+            content, content_format = item["summary"], "text"
+        else:
+            content, content_format = "", "text"
+        entries.append(
+            FeedEntry(
+                key=str(item.get("id") or link or f"entry-{position}"),
+                title=item.get("title") if isinstance(item.get("title"), str) else None,
+                link=link,
+                author=_json_feed_author(item, data),
+                published_at=parse_datetime(item.get("date_published") or item.get("date_modified")),
+                content=content,
+                content_format=content_format,  # type: ignore[arg-type]
+            )
+        )
+    return ParsedFeed(
+        version="json" + str(data.get("version", "")).rsplit("/", 1)[-1], entries=entries, encoding=encoding
+    )
+
+
+def parse_feed_bytes(
+    body: bytes, *, base_url: str | None = None, content_type: str | None = None
+) -> ParsedFeed:
+    """Parse a feed's bytes (RSS/Atom/RDF or JSON Feed). Raises NotAFeed saying what the bytes are."""
+    mime = (content_type or "").split(";", 1)[0].strip().lower()
+    if not any(marker in mime for marker in _FEED_TYPE_MARKERS) and mime not in _SNIFFED_TYPES:
+        raise NotAFeed(f"not a feed (got {mime})")
+    kind = sniff_body(body)
+    if kind == "html":
+        served_as = f"; served as {mime}" if mime and mime != "text/html" else ""
+        raise NotAFeed(
+            f"not a feed (got text/html{served_as}); an error or login page? "
+            'if this is an article page, use kind = "page"'
+        )
+    if kind == "json-feed":
+        text, encoding = decode_bytes(body, content_type=content_type)
+        return _parse_json_feed(json.loads(text), base_url=base_url, encoding=encoding)
+    if kind == "json":
+        raise NotAFeed("not a feed: JSON without a https://jsonfeed.org/version/1 'version'")
+    if kind in ("xml-feed", "xml"):
+        return _parse_xml_feed(body, base_url=base_url, content_type=content_type)
+    raise NotAFeed(f"not a feed: neither XML nor JSON (looks like {kind})")
+
+
+def _entry_item(source: str, document: RawDocument, feed: ParsedFeed, entry: FeedEntry) -> Item:
+    return Item(
+        doc_id=document.doc_id,
+        source=source,
+        uri=f"{document.uri}#{entry.key}",
+        format=entry.content_format,
+        content=clean_text(entry.content),
+        fetched_at=document.fetched_at,
+        url=clean_optional(entry.link),
+        title=clean_optional(entry.title),
+        author=clean_optional(entry.author),
+        published_at=entry.published_at,
+        encoding=feed.encoding,
+    )
+
+
+def _wants_page(entry: FeedEntry, cfg: FetchConfig) -> bool:
+    if not entry.link or not is_http_url(entry.link):
+        return False
+    if cfg.fetch_item_pages == "always":
+        return True
+    if cfg.fetch_item_pages == "never":
+        return False
+    return word_count(entry.content) < cfg.min_item_content_words
+
+
+def _fetch_page(fetcher: HttpFetcher, url: str) -> HttpResponse | FetchError:
+    try:
+        response = fetcher.get(url)
+        check_page_response(response)
+        return response
+    except FetchError as exc:
+        return exc
+
+
+def feed_result(
+    source: str,
+    document: RawDocument,
+    feed: ParsedFeed,
+    cfg: FetchConfig,
+    fetcher: HttpFetcher | None,
+) -> FetchResult:
+    """Items for a parsed feed: entry content, or the entry's page when the entry is a teaser.
+
+    Item pages are fetched only when `fetcher` is given (the feed came over HTTP).
+    """
+    result = FetchResult(documents=[document])
+    feed_input = document.uri
+    if feed.malformed:
+        result.reject(
+            source,
+            feed_input,
+            f"feed {feed_input}: malformed XML ({feed.malformed}); kept the {len(feed.entries)} entries read",
+        )
+    entries = feed.entries
+    if len(entries) > cfg.max_items_per_feed:
+        result.reject(
+            source,
+            feed_input,
+            f"feed {feed_input}: {len(entries)} entries, kept the first {cfg.max_items_per_feed} "
+            "(fetch.max_items_per_feed)",
+        )
+        entries = entries[: cfg.max_items_per_feed]
+
+    # No fetcher means the feed was read from disk: a local file never causes network I/O.
+    page_urls: dict[int, str] = {}
+    if fetcher is not None:
+        page_urls = {i: e.link for i, e in enumerate(entries) if e.link and _wants_page(e, cfg)}
+    pages: dict[int, HttpResponse | FetchError] = {}
+    if page_urls and fetcher is not None:
+        workers = max(1, min(cfg.concurrency, len(page_urls)))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="wirelake-page") as pool:
+            fetched = pool.map(lambda url: _fetch_page(fetcher, url), page_urls.values())
+            pages = dict(zip(page_urls.keys(), fetched, strict=True))
+
+    for index, entry in enumerate(entries):
+        page = pages.get(index)
+        if isinstance(page, HttpResponse):
+            page_document, page_item = page_document_and_item(
+                source, page, title=entry.title, author=entry.author, published_at=entry.published_at
+            )
+            result.documents.append(page_document)
+            result.items.append(page_item)
+            continue
+        if isinstance(page, FetchError):
+            fallback = " (kept the entry's own content)" if entry.content.strip() else ""
+            result.reject(source, entry.link or feed_input, f"{page}{fallback}")
+        if entry.content.strip():
+            result.items.append(_entry_item(source, document, feed, entry))
+        elif page is None:
+            result.reject(
+                source,
+                f"{feed_input}#{entry.key}",
+                f"feed {feed_input}: entry {entry.key} has no content and its page was not fetched",
+            )
+    return result
+
+
+def items_from_feed_response(
+    source: str, response: HttpResponse, cfg: FetchConfig, fetcher: HttpFetcher | None
+) -> FetchResult:
+    try:
+        feed = parse_feed_bytes(response.body, base_url=response.url, content_type=response.content_type)
+    except NotAFeed as exc:
+        result = FetchResult()
+        result.reject(source, response.requested_url, f"feed {response.requested_url}: {exc}")
+        return result
+    document = make_document(
+        source=source,
+        uri=response.url,
+        body=response.body,
+        fetched_at=response.fetched_at,
+        http_status=response.status,
+        content_type=response.content_type,
+    )
+    return feed_result(source, document, feed, cfg, fetcher)
+
+
+def items_from_feed_file(source: str, path: Path, cfg: FetchConfig, body: bytes | None = None) -> FetchResult:
+    """A feed saved on disk: parsed like a fetched one, but never fetches item pages."""
+    try:
+        if body is None:
+            body = read_local_file(path, cfg.max_file_bytes)
+        feed = parse_feed_bytes(body)
+    except FetchError as exc:
+        result = FetchResult()
+        result.reject(source, str(path), str(exc))
+        return result
+    except NotAFeed as exc:
+        result = FetchResult()
+        result.reject(source, str(path), f"feed {path}: {exc}")
+        return result
+    document = make_document(
+        source=source,
+        uri=str(path),
+        body=body,
+        fetched_at=datetime.now(UTC),
+        http_status=None,
+        content_type=mimetypes.guess_type(path.name)[0],
+    )
+    return feed_result(source, document, feed, cfg, fetcher=None)
+
+
+def is_feed_file(path: Path, body: bytes | None = None) -> bool:
+    """Is this local file a feed? .xml/.rss/.atom files are; a .json file is when it is a JSON Feed."""
+    suffix = path.suffix.lower()
+    if suffix in (".rss", ".atom", ".xml", ".rdf"):
+        return True
+    if suffix == ".json":
+        if body is None:
+            try:
+                with path.open("rb") as handle:
+                    body = handle.read(64 * 1024)
+            except OSError:
+                return False
+        head = body.lstrip(b"\xef\xbb\xbf \t\r\n")
+        if not head.startswith(b"{"):
+            return False
+        try:
+            return is_json_feed(json.loads(body.decode("utf-8-sig")))
+        except (UnicodeDecodeError, ValueError):
+            return b"jsonfeed.org/version/1" in body[:4096]
+    return False
+
+
+class FeedSource(ArticleSource):
+    """An RSS/Atom/RDF/JSON feed, from an http(s) URL or a local file."""
+
+    def __init__(self, name: str, location: str, cfg: FetchConfig, fetcher: HttpFetcher | None = None):
+        self.name = name
+        self.location = location
+        self.cfg = cfg
+        self.fetcher = fetcher
+
+    def fetch(self) -> FetchResult:
+        if not is_http_url(self.location):
+            return items_from_feed_file(self.name, Path(self.location), self.cfg)
+        with fetcher_or_temporary(self.fetcher, self.cfg) as fetcher:
+            try:
+                response = fetcher.get(self.location)
+            except FetchError as exc:
+                result = FetchResult()
+                result.reject(self.name, self.location, str(exc))
+                return result
+            return items_from_feed_response(self.name, response, self.cfg, fetcher)
