@@ -448,3 +448,29 @@ def test_bbc_corpus_cleans_without_rejects() -> None:
     # The corpus has no boilerplate: cleaning must not eat article text.
     raw_words = sum(len(r["text"].split()) for r in rows)
     assert sum(a.word_count for a in articles) >= 0.995 * raw_words
+
+
+@pytest.mark.unit
+def test_signup_box_blurb_tag_rows_and_fragments_are_removed():
+    body = (
+        "Harbour officials approved a new ferry timetable on Thursday after months of complaints "
+        "from island residents about cancelled sailings.\n\n"
+        "Transport | Islands | Ferries\n\n"
+        "harbour politics\n\n"
+        "Morning Newsletterz\n\n"
+        "The stories shaping the islands, in your inbox before breakfast.\n\n"
+        "Get the newsletter\n\n"
+        "The timetable adds two sailings a day in summer and keeps the late boat on Fridays, "
+        "which residents said they needed to reach evening shifts on the mainland.\n\n"
+        "Do you like this article? Click here to subscribe for full access.\n\n"
+        "The council's newsletter to residents will carry the new times next week, officials said."
+    )
+    article = clean_one(text_item(body))
+    text = article.text
+    for gone in ("Transport | Islands", "harbour politics", "Morning Newsletter", "in your inbox before breakfast",
+                 "Get the newsletter", "Do you like this article"):
+        assert gone not in text, gone
+    # Real paragraphs, including one that mentions a newsletter mid-sentence, stay.
+    assert text.startswith("Harbour officials approved")
+    assert "keeps the late boat on Fridays" in text
+    assert "The council's newsletter to residents" in text

@@ -222,13 +222,32 @@ def _strip_title(draft: _Draft) -> None:
     draft.paragraphs = [p for p in draft.paragraphs if p]
 
 
+# A line between two boilerplate lines is the blurb of a sign-up box when it is this short.
+_MAX_SANDWICHED_WORDS = 25
+# A paragraph this short without closing punctuation is a tag, label or caption stub.
+_MAX_FRAGMENT_WORDS = 3
+_CLOSING = tuple(".!?\"')”’:;")
+
+
 def _strip_pattern_boilerplate(draft: _Draft) -> None:
-    kept_paragraphs = []
-    for paragraph in draft.paragraphs:
-        kept = [line for line in paragraph if not is_boilerplate_line(line)]
-        if kept:
-            kept_paragraphs.append(kept)
-    draft.paragraphs = kept_paragraphs
+    lines = [(p, line) for p, paragraph in enumerate(draft.paragraphs) for line in paragraph]
+    flagged = [is_boilerplate_line(line) for _, line in lines]
+    for i in range(1, len(lines) - 1):
+        # "Weekly Newsletter / <blurb> / Get the newsletter": the blurb goes with its box.
+        if (not flagged[i] and flagged[i - 1] and flagged[i + 1]
+                and len(lines[i][1].split()) <= _MAX_SANDWICHED_WORDS):
+            flagged[i] = True
+    kept_paragraphs: list[list[str]] = [[] for _ in draft.paragraphs]
+    for (p, line), drop in zip(lines, flagged, strict=True):
+        if not drop:
+            kept_paragraphs[p].append(line)
+    draft.paragraphs = [kept for index, kept in enumerate(kept_paragraphs)
+                        if kept and not (index > 0 and _is_fragment(kept))]
+
+
+def _is_fragment(paragraph: list[str]) -> bool:
+    text = " ".join(paragraph).strip()
+    return len(text.split()) <= _MAX_FRAGMENT_WORDS and not text.endswith(_CLOSING)
 
 
 def _finish(draft: _Draft, recurring: set[str], cfg: CleanConfig) -> Article | Reject:
