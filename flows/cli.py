@@ -230,5 +230,25 @@ def runs(
     _print_rows(columns, rows, fmt)
 
 
+@app.command()
+def report(
+    warehouse: Path | None = typer.Option(None, "--warehouse", help=WAREHOUSE_HELP),
+    output: Path | None = typer.Option(None, "--output", help="Where to write it. Default: <warehouse>/reports/index.html"),
+) -> None:
+    """Write a self-contained HTML run dashboard (history, stage counts, validation) and print its path."""
+    from flows.report import build_report
+
+    wh = _warehouse(warehouse)
+    target = output or wh.reports_dir / "index.html"
+    docs_index = wh.reports_dir / "data_docs" / "index.html"
+    try:
+        with wh.reader() as con:
+            path = build_report(con, target, docs_index if docs_index.exists() else None)
+    except FileNotFoundError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from None
+    sys.stdout.write(f"{path}\n")
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

@@ -38,7 +38,7 @@ def small_warehouse(tmp_path: Path) -> Path:
 
 
 @pytest.mark.unit
-@pytest.mark.parametrize("command", [[], ["run"], ["sql"], ["runs"]])
+@pytest.mark.parametrize("command", [[], ["run"], ["sql"], ["runs"], ["report"]])
 def test_every_command_has_help(command):
     result = runner.invoke(app, [*command, "--help"])
     assert result.exit_code == 0, result.output
@@ -106,3 +106,13 @@ def test_console_script_is_installed():
     exe = Path(sys.executable).parent / "wirelake"
     proc = subprocess.run([str(exe), "--help"], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and "sql" in proc.stdout
+
+
+@pytest.mark.unit
+def test_report_writes_html_and_prints_its_path(small_warehouse):
+    result = runner.invoke(app, ["report", "--warehouse", str(small_warehouse)])
+    assert result.exit_code == 0, result.output
+    path = Path(result.stdout.strip())
+    assert path == small_warehouse.resolve() / "reports" / "index.html"
+    html = path.read_text(encoding="utf-8")
+    assert "<html" in html.lower() and "r1" in html

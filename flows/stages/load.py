@@ -36,6 +36,8 @@ from warehouse.store import StagedRun, Warehouse, to_arrow
 
 log = logging.getLogger("wirelake.load")
 
+# Bookkeeping tables have no suite: they describe the run rather than the news.
+UNVALIDATED = ("article_signatures", "runs", "validation_results", "quarantine")
 EXTRACT_TABLES = ("entities", "entity_mentions", "events", "event_arguments", "event_mentions",
                   "quotes", "stories", "article_stories")
 
@@ -124,9 +126,10 @@ def counted(summary: RunSummary, stage: str, rows_in: int, fn: Callable[..., Any
         count.extra["documents"] = len(result.documents)
         summary.fetched = len(result.documents)
     elif isinstance(result, DedupResult):
-        already = len(result.already_stored)
-        count.rows_out = rows_in - already
-        count.extra.update(already_stored=already, exact=result.exact, near=result.near)
+        count.rows_out = len(result.articles_to_store())
+        # Not new: stored by an earlier run, or a second copy of the same article in this batch.
+        count.extra.update(dropped=rows_in - count.rows_out, already_stored=len(result.already_stored),
+                           exact=result.exact, near=result.near)
         summary.new = count.rows_out
         summary.duplicates = result.exact + result.near
     elif isinstance(result, ExtractResult):
@@ -191,25 +194,33 @@ def stage_batch(lake: Lake, batch: Batch) -> tuple[StagedRun, dict[str, bytes]]:
 
 def validate_staged(lake: Lake, staged_and_bodies: tuple[StagedRun, dict[str, bytes]], summary: RunSummary,
                     config: WirelakeConfig) -> Outcome:
-    """Great Expectations over the staged rows; referential checks see stored ∪ staged keys."""
-    from flows.stages.validate import validate_tables
+    """Great Expectations over the staged rows; referential checks see stored ∪ staged keys.
+
+    In quarantine mode, rows failing a critical expectation (and rows that point at them) are
+    moved from the staged tables into quarantine rows, and the rest publishes. A failure that no
+    row can be blamed for (e.g. stage counts that do not reconcile) still stops the run.
+    """
+    from flows.stages.validate import quarantine_positions, split_quarantine, validate_tables
 
     staged, _ = staged_and_bodies
     progress.stage_started("validate")
     with summary.stage("validate") as count:
-        frames = {name: t.to_pandas() for name, t in staged.tables.items() if name not in ("runs",)}
-        reference = _reference_keys(lake, staged)
+        frames = {name: t.to_pandas() for name, t in staged.tables.items() if name not in UNVALIDATED}
         stage_counts = {k: v.as_dict() for k, v in summary.stages.items()}
-        result = validate_tables(frames, reference, stage_counts, summary.run_id, config.validate_,
-                                 docs_dir=lake.warehouse.reports_dir / "data_docs")
+        result = validate_tables(frames, _reference_keys(lake, staged), stage_counts, summary.run_id,
+                                 config.validate_, docs_dir=lake.warehouse.reports_dir / "data_docs")
         outcome = Outcome(results=result.results, critical_failed=result.critical_failed,
                           docs_index=result.docs_index)
-        if result.critical_failed and config.validate_.mode == "quarantine":
-            outcome.quarantine = _quarantine(staged, result.failing_rows, summary.run_id)
+        if result.critical_failed and config.validate_.mode == "quarantine" and result.quarantinable:
+            _, outcome.quarantine = split_quarantine(frames, result)
+            for name, held in quarantine_positions(frames, result).items():
+                table = staged.tables[name]
+                staged.tables[name] = table.filter(pa.array([i not in held for i in range(table.num_rows)]))
             outcome.critical_failed = False
     count.rows_in = sum(t.num_rows for t in staged.tables.values())
     count.rows_out = len(outcome.results)
     count.extra["failed_expectations"] = sum(1 for r in outcome.results if not r["success"])
+    count.extra["quarantined_rows"] = len({(q["table_name"], q["row_key"]) for q in outcome.quarantine})
     summary.validation = outcome.results
     progress.stage_finished("validate", count.rows_out)
     return outcome
@@ -225,27 +236,6 @@ def _reference_keys(lake: Lake, staged: StagedRun) -> dict[str, set[str]]:
         new = staged.tables[table].column(column).to_pylist() if table in staged.tables else []
         out[key] = set(stored) | set(new)
     return out
-
-
-def _quarantine(staged: StagedRun, failing_rows: dict[str, dict[int, list[str]]], run_id: str) -> list[dict]:
-    """Move rows that failed a critical expectation out of the staged tables into quarantine rows."""
-    import json
-
-    rows: list[dict[str, Any]] = []
-    for name, failures in failing_rows.items():
-        table = staged.tables.get(name)
-        if table is None or not failures:
-            continue
-        key_col = table.column_names[0]
-        records = table.to_pylist()
-        for index, expectations in sorted(failures.items()):
-            record = records[index]
-            for expectation in expectations:
-                rows.append({"run_id": run_id, "table_name": name, "row_key": str(record.get(key_col)),
-                             "expectation": expectation, "row_json": json.dumps(record, default=str)})
-        keep = pa.array([i not in failures for i in range(table.num_rows)])
-        staged.tables[name] = table.filter(keep)
-    return rows
 
 
 def publish_run(lake: Lake, staged_and_bodies: tuple[StagedRun, dict[str, bytes]], outcome: Outcome,
