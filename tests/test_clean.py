@@ -99,6 +99,10 @@ def test_ferry_story_loses_pattern_boilerplate_and_keeps_article_text() -> None:
         "Reporting by Jane Roe; Editing by John Doe",
         "Photo: Jane Roe/Reuters",
         "(Getty Images)",
+        "Weekly NewsletterX",
+        "Culture | Film | Reviews",
+        "This report is carried under licence from Tidewater Press. Copyright (c) Tidewater Press.",
+        "Redistribution prohibited.",
     ],
 )
 def test_boilerplate_patterns_match_whole_short_lines(line: str) -> None:
@@ -112,6 +116,8 @@ def test_boilerplate_patterns_match_whole_short_lines(line: str) -> None:
         "The minister said she would sign up to the newsletter scheme run by the regional council.",
         "Advertisement revenue at the group fell by a fifth in the second half of the year.",
         "Copyright lawyers said the ruling would make it harder to sue over song samples.",
+        "Copyright Office officials said the rule was final.",
+        "The band's licence to play in the square was withdrawn after complaints.",
         "More than 200 people attended the meeting on Tuesday evening.",
         "Related charities have also been asked to provide accounts to the regulator.",
         "He urged followers to subscribe to the channel, the court heard, before the post was deleted.",
