@@ -711,3 +711,19 @@ def test_a_caller_supplied_client_is_used_and_left_open(http: HTTPServer) -> Non
     request = http.log[0][0]
     assert request.headers["X-Wirelake-Run"] == "run-42"
     assert request.headers["User-Agent"] == CFG.user_agent  # the config's, not httpx's default
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(("name", "expected"), [
+    ("2023-01-11-defence-pact.txt", (2023, 1, 11)),
+    ("2023-02-30-bad-day.txt", None),
+    ("notes-2023-01-11.txt", None),
+    ("20230111.txt", None),
+])
+def test_text_files_are_dated_by_a_leading_iso_date_in_their_name(name, expected):
+    from flows.stages.fetchers.local import date_from_filename
+
+    got = date_from_filename(name)
+    assert (None if got is None else (got.year, got.month, got.day)) == expected
+    if got is not None:
+        assert got.tzinfo is not None

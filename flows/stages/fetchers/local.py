@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import mimetypes
 import os
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -172,7 +173,8 @@ class LocalSource(ArticleSource):
             items = [self._item(document, str(path), "html", text, encoding, title=html_title_hint(text))]
         else:
             title, content = split_title(text)
-            items = [self._item(document, str(path), "text", content, encoding, title=title)]
+            items = [self._item(document, str(path), "text", content, encoding, title=title,
+                                published_at=date_from_filename(path.name))]
         if items:
             result.documents.append(document)
             result.items.extend(items)
@@ -265,3 +267,17 @@ class LocalSource(ArticleSource):
             author=record.get("author") if isinstance(record.get("author"), str) else None,
             published_at=parse_datetime(published_raw),
         )
+
+
+_FILENAME_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?=[-_. ])")
+
+
+def date_from_filename(name: str) -> datetime | None:
+    """A plain-text article has no metadata; "2023-01-11-title.txt" dates it (midnight UTC)."""
+    match = _FILENAME_DATE.match(name)
+    if not match:
+        return None
+    try:
+        return datetime(*(int(g) for g in match.groups()), tzinfo=UTC)
+    except ValueError:
+        return None
