@@ -80,20 +80,11 @@ def run(
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
 ) -> None:
     """Run the ingestion flow once: fetch → clean → dedup → extract → load → validate → publish."""
-    from flows.sources import read_sources_file, sources_from_args
-
     overrides: dict[str, Any] = {}
     if validation_mode:
         overrides["validate"] = {"mode": validation_mode}
     cfg = _config(config_file, warehouse, **overrides)
-    try:
-        sources = (read_sources_file(sources_file) if sources_file else []) + sources_from_args(source)
-    except (OSError, ValueError) as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(1) from None
-    if not sources:
-        err.print("[red]error:[/red] no sources: pass --sources FILE or --source PATH_OR_URL")
-        raise typer.Exit(1)
+    sources = _sources(sources_file, source)
     summary = run_once(cfg, sources, lock_wait=lock_wait, show_progress=not quiet)
     print_summary(summary)
     raise typer.Exit(summary["exit_code"])
@@ -228,6 +219,55 @@ def runs(
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from None
     _print_rows(columns, rows, fmt)
+
+
+@app.command()
+def serve(
+    cron: str = typer.Option("*/15 * * * *", "--cron", help="When to run, as a cron expression (UTC)."),
+    sources_file: Path | None = typer.Option(None, "--sources", help="A sources file (TOML, see README)."),
+    source: list[str] = typer.Option([], "--source", help="A local folder/file, feed URL or page URL. Repeatable."),
+    warehouse: Path | None = typer.Option(None, "--warehouse", help=WAREHOUSE_HELP),
+    config_file: Path | None = typer.Option(None, "--config", help="A TOML file of config overrides."),
+    name: str = typer.Option("scheduled", "--name", help="The deployment's name."),
+) -> None:
+    """Serve the ingestion flow on a schedule; needs a running Prefect server (PREFECT_API_URL)."""
+    _prefect_defaults()
+    from prefect.settings import PREFECT_API_URL
+
+    if not PREFECT_API_URL.value():
+        err.print("[red]error:[/red] wirelake serve needs a running Prefect API server, or no scheduled run "
+                  "would ever start. Start one with `prefect server start` and set "
+                  "PREFECT_API_URL=http://127.0.0.1:4200/api")
+        raise typer.Exit(1)
+    try:
+        from prefect.client.schemas.schedules import construct_schedule
+
+        construct_schedule(cron=cron)
+    except ValueError as exc:
+        err.print(f"[red]error:[/red] --cron {cron!r} is not a cron expression ({exc})")
+        raise typer.Exit(1) from None
+    cfg = _config(config_file, warehouse)
+    sources = _sources(sources_file, source)
+    from prefect import serve as prefect_serve
+
+    from flows.ingest import ingest_deployment
+
+    out.print(f"serving wirelake every {cron!r} into {cfg.warehouse.resolve()} ({len(sources)} sources); Ctrl-C stops")
+    prefect_serve(ingest_deployment(cfg, sources, cron, name=name))
+
+
+def _sources(sources_file: Path | None, source: list[str]):
+    from flows.sources import read_sources_file, sources_from_args
+
+    try:
+        sources = (read_sources_file(sources_file) if sources_file else []) + sources_from_args(source)
+    except (OSError, ValueError) as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from None
+    if not sources:
+        err.print("[red]error:[/red] no sources: pass --sources FILE or --source PATH_OR_URL")
+        raise typer.Exit(1)
+    return sources
 
 
 @app.command()

@@ -93,6 +93,8 @@ class WirelakeConfig(_Section):
     max_workers: int = 2
     # A run that finds another run writing waits this long for the lock, then gives up (exit 1).
     lock_wait_seconds: float = 0.0
+    # A run still going after this long is failed by Prefect and publishes nothing.
+    run_timeout_seconds: float = 3600.0
     fetch: FetchConfig = Field(default_factory=FetchConfig)
     clean: CleanConfig = Field(default_factory=CleanConfig)
     dedup: DedupConfig = Field(default_factory=DedupConfig)
@@ -104,7 +106,8 @@ class WirelakeConfig(_Section):
     def config_hash(self) -> str:
         """Hash of every knob that changes results (not where the warehouse lives)."""
         data = self.model_dump(mode="json", exclude={"warehouse", "catalog_url", "data_path",
-                                                    "lock_wait_seconds", "max_workers"})
+                                                    "lock_wait_seconds", "max_workers",
+                                                    "run_timeout_seconds"})
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
     @classmethod

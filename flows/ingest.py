@@ -92,11 +92,33 @@ def ingest(config: WirelakeConfig, sources: list[Source]) -> dict:
     return load.summary_dict(summary)
 
 
-def run_ingest(config: WirelakeConfig, sources: list[Source], lock_wait: float | None = None) -> dict:
-    """Run the flow once in this process with a bounded thread pool; returns the summary dict."""
+def configured_flow(config: WirelakeConfig):
+    """The flow with this config's bounded thread pool and run timeout."""
     from prefect.task_runners import ThreadPoolTaskRunner
 
+    return ingest.with_options(task_runner=ThreadPoolTaskRunner(max_workers=config.max_workers),
+                               timeout_seconds=config.run_timeout_seconds)
+
+
+def run_ingest(config: WirelakeConfig, sources: list[Source], lock_wait: float | None = None) -> dict:
+    """Run the flow once in this process; returns the summary dict."""
     if lock_wait:
         config = config.model_copy(update={"lock_wait_seconds": lock_wait})
-    bounded = ingest.with_options(task_runner=ThreadPoolTaskRunner(max_workers=config.max_workers))
-    return bounded(config=config, sources=sources)
+    return configured_flow(config)(config=config, sources=sources)
+
+
+def ingest_deployment(config: WirelakeConfig, sources: list[Source], cron: str, name: str = "scheduled"):
+    """A deployment of the flow on a cron schedule, one run at a time (later runs queue)."""
+    from dataclasses import asdict
+
+    from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
+
+    return configured_flow(config).to_deployment(
+        name=name,
+        cron=cron,
+        parameters={"config": config.model_dump(mode="json", by_alias=True),
+                    "sources": [asdict(s) for s in sources]},
+        concurrency_limit=ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.ENQUEUE),
+        description="wirelake ingestion: fetch → clean → dedup → extract → load → validate → publish",
+        tags=["wirelake"],
+    )
