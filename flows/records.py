@@ -87,6 +87,7 @@ class Article:
     fetched_at: datetime
     site_name: str | None = None
     canonical_url: str | None = None
+    item_uri: str | None = None  # where the item was read: file, file#L7, feed#entry, page URL
     duplicate_of: str | None = None
     near_duplicate_of: str | None = None
     similarity: float | None = None

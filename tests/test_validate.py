@@ -376,6 +376,7 @@ def test_articles_suite_on_100k_rows(capsys):
             "fetched_at": fetched,
             "site_name": "Example",
             "canonical_url": None,
+            "item_uri": None,
         }
     )
     planted = rng.choice(rows, size=10, replace=False)

@@ -307,6 +307,7 @@ def _finish(draft: _Draft, recurring: set[str], cfg: CleanConfig) -> Article | R
         fetched_at=_to_utc(item.fetched_at) or item.fetched_at,
         site_name=draft.site_name,
         canonical_url=canonical,
+        item_uri=item.uri,
     )
 
 

@@ -18,5 +18,6 @@ CREATE TABLE IF NOT EXISTS articles (
     similarity         DOUBLE,            -- estimated Jaccard similarity to near_duplicate_of
     fetched_at         TIMESTAMP WITH TIME ZONE,
     site_name          VARCHAR,
-    canonical_url      VARCHAR
+    canonical_url      VARCHAR,
+    item_uri           VARCHAR            -- where in the raw document the article was read (for reprocess)
 );
