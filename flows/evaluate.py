@@ -1,0 +1,525 @@
+"""`make eval`: precision / recall / F1 of the extract stage.
+
+On the project's own gold (tests/fixtures/extract + tests/fixtures/gold/extract_gold.json): entities,
+canonical names, agreement events, signatories, signers, status, story clusters, quotes. When
+../shared is present, also NER on a CoNLL-2003 sample, entities + links on GUM news and direct-quote
+attribution on PolNeAR (each kept to a few seconds; skipped with a message when absent).
+
+Prints a table and writes bench/results/eval-latest.json. Always exits 0: the gate is the pinned
+baseline test (tests/test_extract_quality.py), not this report.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import re
+import sys
+import tarfile
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from itertools import combinations
+from pathlib import Path
+
+from flows.config import ExtractConfig
+from flows.records import Article, sha256_hex
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+FIXTURES = ROOT / "tests" / "fixtures" / "extract"
+GOLD_FILE = ROOT / "tests" / "fixtures" / "gold" / "extract_gold.json"
+RESULTS_FILE = ROOT / "bench" / "results" / "eval-latest.json"
+CONLL_SENTENCES = 300
+GUM_DOCUMENTS = 12
+POLNEAR_ARTICLES = 25
+
+
+@dataclass
+class Score:
+    tp: int = 0
+    fp: int = 0
+    fn: int = 0
+
+    @property
+    def precision(self) -> float:
+        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 1.0
+
+    @property
+    def recall(self) -> float:
+        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 1.0
+
+    @property
+    def f1(self) -> float:
+        p, r = self.precision, self.recall
+        return 2 * p * r / (p + r) if p + r else 0.0
+
+    def add_sets(self, predicted: set, gold: set) -> None:
+        self.tp += len(predicted & gold)
+        self.fp += len(predicted - gold)
+        self.fn += len(gold - predicted)
+
+    def as_dict(self) -> dict:
+        return {
+            "precision": round(self.precision, 4),
+            "recall": round(self.recall, 4),
+            "f1": round(self.f1, 4),
+            "tp": self.tp,
+            "fp": self.fp,
+            "fn": self.fn,
+        }
+
+
+# ------------------------------------------------------------------------------------------------------
+# fixtures
+
+
+def load_fixture_articles(directory: Path = FIXTURES) -> list[Article]:
+    """Articles from `key: value` header + `---` + body files; the file stem is the article_id."""
+    articles = []
+    for path in sorted(directory.glob("*.txt")):
+        raw = path.read_text(encoding="utf-8")
+        header, sep, body = raw.partition("\n---\n")
+        if not sep:
+            raise ValueError(f"fixture {path}: no '---' line between header and body; add one")
+        meta = dict(line.split(": ", 1) for line in header.splitlines() if ": " in line)
+        published = datetime.fromisoformat(meta["published_at"]) if meta.get("published_at") else None
+        text = body.strip("\n")
+        articles.append(
+            Article(
+                article_id=path.stem,
+                doc_id=sha256_hex(raw)[:24],
+                source=meta["source"],
+                url=meta.get("url"),
+                title=meta.get("title"),
+                author=None,
+                published_at=published,
+                language="en",
+                dateline=None,
+                text=text,
+                word_count=len(text.split()),
+                content_hash=sha256_hex(text),
+                fetched_at=published or datetime.fromisoformat("2024-01-01T00:00:00+00:00"),
+            )
+        )
+    return articles
+
+
+def score_gold(result, gold: dict) -> dict[str, Score]:
+    """Compare an ExtractResult over the fixture articles with the gold file."""
+    entities = {row["entity_id"]: row for row in result.entities.to_pylist()}
+    evaluated_types = set(gold["evaluated_entity_types"])
+    by_article: dict[str, set[tuple[str, str]]] = defaultdict(set)
+    for row in result.entity_mentions.to_pylist():
+        entity = entities[row["entity_id"]]
+        by_article[row["article_id"]].add((entity["name"], entity["type"]))
+    scores = {
+        name: Score()
+        for name in (
+            "entities",
+            "canonical_names",
+            "agreement_events",
+            "signatories",
+            "signers",
+            "status",
+            "story_clusters",
+            "quotes",
+            "quote_speakers",
+        )
+    }
+    for article_id, spec in gold["articles"].items():
+        optional = {o.casefold() for o in spec.get("optional", [])}
+        predicted = {
+            (n, t) for n, t in by_article[article_id] if t in evaluated_types and n.casefold() not in optional
+        }
+        gold_set = {(n, t) for n, t in spec["entities"]}
+        scores["entities"].add_sets(predicted, gold_set)
+        scores["canonical_names"].add_sets({n for n, _ in predicted}, {n for n, _ in gold_set})
+
+    # quotes: a gold quote is found when a predicted quote starts with its first words
+    speakers = {e["entity_id"]: e["name"] for e in entities.values()}
+    quotes = defaultdict(list)
+    for row in result.quotes.to_pylist():
+        quotes[row["article_id"]].append((row["text"], speakers.get(row["speaker_entity_id"])))
+    for article_id, spec in gold["articles"].items():
+        predicted = quotes[article_id]
+        matched = 0
+        for gq in spec["quotes"]:
+            hit = next((q for q in predicted if _norm(q[0]).startswith(_norm(gq["starts"]))), None)
+            if hit is None:
+                scores["quotes"].fn += 1
+                scores["quote_speakers"].fn += 1
+                continue
+            matched += 1
+            scores["quotes"].tp += 1
+            if hit[1] == gq["speaker"]:
+                scores["quote_speakers"].tp += 1
+            else:
+                scores["quote_speakers"].fp += 1
+                scores["quote_speakers"].fn += 1
+        scores["quotes"].fp += len(predicted) - matched
+
+    # agreement events: match each gold event to a predicted AGREE event reported by the same articles
+    events = [e for e in result.events.to_pylist() if e["event_type"] == "AGREE"]
+    event_articles: dict[str, set[str]] = defaultdict(set)
+    for row in result.event_mentions.to_pylist():
+        event_articles[row["event_id"]].add(row["article_id"])
+    used: set[str] = set()
+    for g in gold["agreements"]:
+        best, best_score = None, 0.0
+        for e in events:
+            if e["event_id"] in used:
+                continue
+            overlap = len(set(g["articles"]) & event_articles[e["event_id"]])
+            if not overlap:
+                continue
+            score = overlap + 2 * len(set(g["signatories"]) & set(e["signatories"] or []))
+            if g.get("name") and e["name"] and _norm(g["name"]) == _norm(e["name"]):
+                score += 3
+            if g.get("year") and e["event_date"] and e["event_date"].year == g["year"]:
+                score += 2
+            if score > best_score:
+                best, best_score = e, score
+        if best is None or not set(g["signatories"]) & set(best["signatories"] or []):
+            scores["agreement_events"].fn += 1
+            scores["signatories"].fn += len(g["signatories"])
+            scores["signers"].fn += len(g["signers"])
+            scores["status"].fn += 1
+            continue
+        used.add(best["event_id"])
+        scores["agreement_events"].tp += 1
+        scores["signatories"].add_sets(set(best["signatories"] or []), set(g["signatories"]))
+        scores["signers"].add_sets(set(best["signers"] or []), set(g["signers"]))
+        if best["status"] == g["status"]:
+            scores["status"].tp += 1
+        else:
+            scores["status"].fp += 1
+            scores["status"].fn += 1
+    for e in events:
+        if e["event_id"] not in used and event_articles[e["event_id"]] & set(gold["articles"]):
+            scores["agreement_events"].fp += 1
+            scores["signatories"].fp += len(e["signatories"] or [])
+            scores["signers"].fp += len(e["signers"] or [])
+
+    # stories: pairwise over articles
+    predicted_story = {r["article_id"]: r["story_id"] for r in result.article_stories.to_pylist()}
+    gold_story = {a: i for i, cluster in enumerate(gold["stories"]) for a in cluster}
+    for a, b in combinations(sorted(gold_story), 2):
+        same_gold = gold_story[a] == gold_story[b]
+        same_pred = predicted_story.get(a) is not None and predicted_story.get(a) == predicted_story.get(b)
+        if same_gold and same_pred:
+            scores["story_clusters"].tp += 1
+        elif same_pred:
+            scores["story_clusters"].fp += 1
+        elif same_gold:
+            scores["story_clusters"].fn += 1
+    return scores
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"[^a-z0-9 ]", "", re.sub(r"[’']", "'", text.casefold())).strip()
+
+
+# ------------------------------------------------------------------------------------------------------
+# shared corpora (read at run time, never copied)
+
+_CONLL_MAP = {
+    "PERSON": "PER",
+    "ORG": "ORG",
+    "GPE": "LOC",
+    "LOC": "LOC",
+    "FAC": "LOC",
+    "NORP": "MISC",
+    "EVENT": "MISC",
+    "LAW": "MISC",
+}
+
+
+def eval_conll(nlp, cfg: ExtractConfig) -> dict | str:
+    from flows.stages.extract import extract
+
+    path = SHARED / "corpora" / "conll2003-ner" / "eng.testb.gz"
+    if not path.exists():
+        return f"skipped: {path} not found"
+    sentences: list[list[tuple[str, str]]] = []
+    current: list[tuple[str, str]] = []
+    with gzip.open(path, "rt", encoding="utf-8") as handle:
+        for line in handle:
+            parts = line.split()
+            if not parts:
+                if current:
+                    sentences.append(current)
+                    current = []
+                    if len(sentences) >= CONLL_SENTENCES:
+                        break
+                continue
+            current.append((parts[0], parts[-1]))
+    # Twenty sentences to a pseudo-article, one sentence a line, tokens joined by spaces.
+    articles, gold_by_article = [], {}
+    for chunk_start in range(0, len(sentences), 20):
+        text_parts, gold, pos = [], set(), 0
+        for sentence in sentences[chunk_start : chunk_start + 20]:
+            entity = None
+            for token, tag in sentence:
+                start = pos
+                text_parts.append(token)
+                pos += len(token) + 1
+                if tag.startswith("B-"):
+                    if entity:
+                        gold.add(tuple(entity))
+                    entity = [start, start + len(token), tag[2:]]
+                elif tag.startswith("I-") and entity:
+                    entity[1] = start + len(token)
+                else:
+                    if entity:
+                        gold.add(tuple(entity))
+                    entity = None
+            if entity:
+                gold.add(tuple(entity))
+            text_parts[-1] += "\n"
+        text = " ".join(text_parts).replace("\n ", "\n")
+        article_id = f"conll-{chunk_start}"
+        articles.append(_plain_article(article_id, text))
+        gold_by_article[article_id] = gold
+    result = extract(articles, cfg, nlp=nlp)
+    score = Score()
+    predicted: dict[str, set] = defaultdict(set)
+    for row in result.entity_mentions.to_pylist():
+        predicted[row["article_id"]].add(
+            (row["start_char"], row["end_char"], _CONLL_MAP.get(row["label"], "MISC"))
+        )
+    for article_id, gold in gold_by_article.items():
+        score.add_sets(predicted[article_id], gold)
+    return {"ner_exact_typed": score.as_dict(), "sentences": len(sentences)}
+
+
+def eval_gum(nlp, cfg: ExtractConfig) -> dict | str:
+    from flows.stages.extract import extract
+
+    path = SHARED / "corpora" / "gum-news" / "gum-news.jsonl"
+    if not path.exists():
+        return f"skipped: {path} not found"
+    docs = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()[:GUM_DOCUMENTS]]
+    articles = [_plain_article(d["id"], d["text"]) for d in docs]
+    result = extract(articles, cfg, nlp=nlp)
+    entities = {row["entity_id"]: row for row in result.entities.to_pylist()}
+    gold_types = {"person": "PERSON", "organization": "ORG", "place": "LOC"}
+    our_types = {"PERSON": "PERSON", "ORG": "ORG", "GPE": "LOC", "LOC": "LOC", "FAC": "LOC"}
+    detection, links = Score(), Score()
+    mentions = defaultdict(list)
+    for row in result.entity_mentions.to_pylist():
+        entity = entities[row["entity_id"]]
+        if entity["type"] in our_types:
+            mentions[row["article_id"]].append((row["start_char"], row["end_char"], entity))
+    for doc in docs:
+        gold = [e for e in doc["entities"] if e.get("identity") and e["type"] in gold_types]
+        ours = mentions[doc["id"]]
+        matched_ours = set()
+        for g in gold:
+            hit = next(
+                (
+                    i
+                    for i, (s, e, ent) in enumerate(ours)
+                    if s < g["end"] and g["start"] < e and our_types[ent["type"]] == gold_types[g["type"]]
+                ),
+                None,
+            )
+            if hit is None:
+                detection.fn += 1
+                links.fn += 1
+                continue
+            matched_ours.add(hit)
+            detection.tp += 1
+            title = g["identity"].replace("_", " ").casefold()
+            name = ours[hit][2]["name"].casefold()
+            if name == title:
+                links.tp += 1
+            else:
+                links.fp += 1
+                links.fn += 1
+        all_gold = doc["entities"]
+        for i, (s, e, _) in enumerate(ours):
+            if i in matched_ours:
+                continue
+            if not any(s < g["end"] and g["start"] < e for g in all_gold):
+                detection.fp += 1
+    return {
+        "entities_linked_mentions": detection.as_dict(),
+        "canonical_name_equals_wikipedia_title": links.as_dict(),
+        "documents": len(docs),
+    }
+
+
+_QUOTE_CHARS = '“”"‘’'
+
+
+def eval_polnear(nlp, cfg: ExtractConfig) -> dict | str:
+    from flows.stages.extract import extract
+
+    base = SHARED / "corpora" / "polnear-news"
+    articles_path, ann_path = base / "polnear-articles.jsonl.gz", base / "polnear-attributions-brat.tar.gz"
+    if not articles_path.exists() or not ann_path.exists():
+        return f"skipped: {base} not complete"
+    annotations: dict[str, str] = {}
+    with tarfile.open(ann_path, "r:gz") as tar:
+        for member in tar.getmembers():
+            if member.isfile() and member.name.startswith("test/") and member.name.endswith(".ann"):
+                stem = Path(member.name).stem.rsplit("_", 1)[0]
+                if stem not in annotations:
+                    annotations[stem] = tar.extractfile(member).read().decode("utf-8")
+            if len(annotations) >= POLNEAR_ARTICLES:
+                break
+    texts = {}
+    with gzip.open(articles_path, "rt", encoding="utf-8") as handle:
+        for line in handle:
+            record = json.loads(line)
+            stem = record["id"].removeprefix("polnear-")
+            if stem in annotations:
+                texts[stem] = record["text"]
+    articles = [_plain_article(stem, texts[stem]) for stem in sorted(texts)]
+    result = extract(articles, cfg, nlp=nlp)
+    entities = {row["entity_id"]: row for row in result.entities.to_pylist()}
+    ours = defaultdict(list)
+    for row in result.quotes.to_pylist():
+        ours[row["article_id"]].append(
+            (row["start_char"], row["end_char"], entities.get(row["speaker_entity_id"]))
+        )
+    quote_score, speaker_score = Score(), Score()
+    for stem, text in texts.items():
+        spans, events = _parse_brat(annotations[stem])
+        gold = []
+        for event in events:
+            content, source = spans.get(event.get("Content")), spans.get(event.get("Source"))
+            if content is None:
+                continue
+            start, end = content[0][0], content[-1][1]
+            direct = (start > 0 and text[start - 1] in _QUOTE_CHARS) or text[
+                start : start + 1
+            ] in _QUOTE_CHARS
+            all_contents = (start, end)
+            gold.append((all_contents, source, direct))
+        direct_gold = [g for g in gold if g[2]]
+        matched = set()
+        for (g_start, g_end), source, _ in direct_gold:
+            hit = next((i for i, (s, e, _) in enumerate(ours[stem]) if s < g_end and g_start < e), None)
+            if hit is None:
+                quote_score.fn += 1
+                speaker_score.fn += 1
+                continue
+            matched.add(hit)
+            quote_score.tp += 1
+            speaker = ours[stem][hit][2]
+            source_text = " ".join(text[s:e] for s, e in source) if source else ""
+            source_words = set(re.findall(r"[\w-]+", source_text.casefold()))
+            # A pronoun source ("he said") cannot be checked without coreference gold: a person counts.
+            pronoun = bool(source_words) and source_words <= {"he", "she", "they", "i", "we"}
+            if speaker and (
+                set(speaker["name"].casefold().split()) & source_words
+                or (pronoun and speaker["type"] == "PERSON")
+            ):
+                speaker_score.tp += 1
+            else:
+                speaker_score.fp += 1 if speaker else 0
+                speaker_score.fn += 1
+        for i, (s, e, _) in enumerate(ours[stem]):
+            if i not in matched and not any(s < g_end and g_start < e for (g_start, g_end), _, _ in gold):
+                quote_score.fp += 1
+    return {
+        "direct_quotes": quote_score.as_dict(),
+        "speakers": speaker_score.as_dict(),
+        "articles": len(texts),
+    }
+
+
+def _parse_brat(ann: str) -> tuple[dict[str, list[tuple[int, int]]], list[dict[str, str]]]:
+    spans, events = {}, []
+    for line in io.StringIO(ann):
+        parts = line.rstrip("\n").split("\t")
+        if parts[0].startswith("T") and len(parts) >= 2:
+            label_and_offsets = parts[1].split(" ", 1)
+            if len(label_and_offsets) == 2:
+                spans[parts[0]] = [
+                    tuple(int(x) for x in piece.split()) for piece in label_and_offsets[1].split(";")
+                ]
+        elif parts[0].startswith("E") and len(parts) >= 2:
+            events.append(dict(arg.split(":", 1) for arg in parts[1].split() if ":" in arg))
+    return spans, events
+
+
+def _plain_article(article_id: str, text: str) -> Article:
+    when = datetime.fromisoformat("2020-01-01T00:00:00+00:00")
+    return Article(
+        article_id,
+        article_id,
+        "eval",
+        None,
+        None,
+        None,
+        when,
+        "en",
+        None,
+        text,
+        len(text.split()),
+        sha256_hex(text),
+        when,
+    )
+
+
+# ------------------------------------------------------------------------------------------------------
+
+
+def run_evaluation(cfg: ExtractConfig | None = None, shared: bool = True) -> dict:
+    from flows.stages.extract import extract, load_nlp
+
+    cfg = cfg or ExtractConfig()
+    nlp = load_nlp(cfg.spacy_model)
+    gold = json.loads(GOLD_FILE.read_text(encoding="utf-8"))
+    started = time.perf_counter()
+    result = extract(load_fixture_articles(), cfg, nlp=nlp)
+    report: dict = {
+        "gold": {name: s.as_dict() for name, s in score_gold(result, gold).items()},
+        "timings_seconds": {"gold": round(time.perf_counter() - started, 2)},
+        "spacy_model": cfg.spacy_model,
+    }
+    if shared:
+        for name, fn in (("conll2003", eval_conll), ("gum_news", eval_gum), ("polnear", eval_polnear)):
+            started = time.perf_counter()
+            try:
+                report[name] = fn(nlp, cfg)
+            except Exception as exc:  # a corpus that changed shape must not hide the other numbers
+                report[name] = f"failed: {type(exc).__name__}: {exc}"
+            report["timings_seconds"][name] = round(time.perf_counter() - started, 2)
+    return report
+
+
+def print_report(report: dict, out=sys.stdout) -> None:
+    print(f"{'field':<42}{'precision':>10}{'recall':>10}{'f1':>8}", file=out)
+    for section, values in report.items():
+        if section in ("timings_seconds", "spacy_model"):
+            continue
+        if isinstance(values, str):
+            print(f"{section}: {values}", file=out)
+            continue
+        for name, score in values.items():
+            if isinstance(score, dict):
+                print(
+                    f"{section + '/' + name:<42}{score['precision']:>10.3f}"
+                    f"{score['recall']:>10.3f}{score['f1']:>8.3f}",
+                    file=out,
+                )
+    print(f"timings (s): {report['timings_seconds']}", file=out)
+
+
+def main() -> int:
+    report = run_evaluation()
+    print_report(report)
+    RESULTS_FILE.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS_FILE.write_text(json.dumps(report, indent=2, default=str) + "\n", encoding="utf-8")
+    print(f"wrote {RESULTS_FILE.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
