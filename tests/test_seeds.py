@@ -43,3 +43,24 @@ def test_seeds_load_clean(seeds_warehouse):
         paragraphs = [p.strip() for p in text.split("\n\n") if len(p.strip()) >= 40]
         repeated = [p[:60] for p, n in Counter(paragraphs).items() if n > 1]
         assert not repeated, f"{title}: repeated paragraphs {repeated}"
+
+
+def test_every_suite_passes_on_the_seeds(seeds_warehouse):
+    with seeds_warehouse.reader() as con:
+        failed = con.execute("SELECT suite, expectation, unexpected_sample FROM validation_results "
+                             "WHERE NOT success").fetchall()
+        suites = {r[0] for r in con.execute("SELECT DISTINCT suite FROM validation_results").fetchall()}
+    assert not failed, failed
+    assert {"articles", "entities", "entity_mentions", "events", "event_arguments", "event_mentions",
+            "quotes", "stories"} <= suites
+
+
+def test_one_canonical_raa_names_both_signatories(seeds_warehouse):
+    with seeds_warehouse.reader() as con:
+        rows = con.execute("SELECT signatories, signatory_codes, article_count, source_count FROM events "
+                           "WHERE name ILIKE '%reciprocal access agreement%' AND list_contains(signatories, "
+                           "'United Kingdom')").fetchall()
+    assert len(rows) == 1, rows
+    signatories, codes, article_count, _ = rows[0]
+    assert sorted(signatories) == ["Japan", "United Kingdom"] and sorted(codes) == ["GBR", "JPN"]
+    assert article_count == 5
