@@ -40,6 +40,36 @@ class FetchConfig(_Section):
     min_item_content_words: int = 120
     # At most this many items are taken from one feed in one run.
     max_items_per_feed: int = 200
+    # --- Politeness and incremental fetching (see flows/stages/fetchers/http.py, polite.py).
+    # Obey robots.txt (RFC 9309, parsed with protego); a disallowed URL becomes a reject.
+    # A robots.txt that answers 5xx/429 or times out disallows its whole host for the run.
+    obey_robots: bool = True
+    # robots.txt is read up to this many bytes and the rest ignored (the RFC asks for >= 500 KiB).
+    max_robots_bytes: int = Field(default=512 * 1024, ge=1024)
+    # Minimum seconds between the starts of two requests to one host:port, so a run never
+    # hammers one site; a robots.txt Crawl-delay for our user agent raises it for that host.
+    per_host_min_interval_seconds: float = Field(default=0.5, ge=0)
+    # Requests in flight to one host:port at once (within `concurrency` for all hosts).
+    per_host_concurrency: int = Field(default=2, ge=1)
+    # Retries after a transient failure (timeout, connection error, 5xx, 429): at most
+    # max_retries + 1 requests per URL per run.
+    max_retries: int = Field(default=2, ge=0)
+    # Wait before retry n (0-based) is base * 2**n seconds with jitter (half to all of it).
+    backoff_base_seconds: float = Field(default=1.0, ge=0)
+    # A Retry-After (429/503) up to this is honoured for the whole host; a longer one means the
+    # server wants us gone for longer than a run should wait: that host is left for the next run.
+    retry_after_cap_seconds: float = Field(default=30.0, ge=0)
+    # Circuit breaker: after this many failed requests in a row to one host:port, the host is
+    # not requested again this run (100 URLs on a host that answers 503 cost ~this, not 300).
+    host_failure_limit: int = Field(default=5, ge=1)
+    # Feed item pages requested per source per run; the rest are put off to a later run.
+    max_pages_per_source: int = Field(default=100, ge=0)
+    # Request again pages the warehouse already holds (fetch_state, 2xx with a hash). Off: a
+    # stored article page is read once; feeds are always re-requested, conditionally.
+    refetch_pages: bool = False
+    # Wall-clock budget of one fetch stage; a wait (rate limit, backoff, Retry-After) that would
+    # end after it is not started and its URL becomes a reject, so a run always finishes.
+    stage_deadline_seconds: float = Field(default=1800.0, gt=0)
 
 
 class CleanConfig(_Section):

@@ -30,8 +30,8 @@ def _stage_task(name: str):
 
 
 @_stage_task("fetch")
-def fetch_task(sources, cfg):
-    return fetch_all(sources, cfg)
+def fetch_task(sources, cfg, state):
+    return fetch_all(sources, cfg, state=state)
 
 
 @_stage_task("clean")
@@ -78,10 +78,11 @@ def ingest(config: WirelakeConfig, sources: list[Source]) -> dict:
                          config_hash=config.config_hash(), config_json=config.model_dump_json())
     with load.open_lake(config, summary) as lake:
         batch = load.Batch(summary, config)
-        batch.fetched = load.counted(summary, "fetch", len(sources), fetch_task, sources, config.fetch)
-        batch.cleaned = load.counted(summary, "clean", len(batch.fetched.items), clean_task,
-                                    batch.fetched.items, config.clean)
         prior = prior_task(lake, config)
+        batch.fetched = load.counted(summary, "fetch", len(sources), fetch_task, sources, config.fetch,
+                                     prior.fetch)
+        batch.cleaned = load.counted(summary, "clean", len(batch.fetched.items), clean_task,
+                                     batch.fetched.items, config.clean)
         batch.deduped = load.counted(summary, "dedup", len(batch.cleaned[0]), dedup_task,
                                     batch.cleaned[0], prior.dedup, config.dedup)
         batch.extracted = load.counted(summary, "extract", len(batch.new_articles), extract_task,

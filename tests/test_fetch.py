@@ -51,7 +51,10 @@ PAGES = FIXTURES / "pages"
 LOCAL = FIXTURES / "local"
 
 # Small thresholds so fixture articles (60-120 words) count as "full content".
-CFG = FetchConfig(min_item_content_words=50, timeout_seconds=5.0, connect_timeout_seconds=2.0, concurrency=4)
+# These tests are about parsing and HTTP limits, so their request logs must be exact:
+# robots.txt is off and host spacing/backoff are tiny here (test_fetch_polite.py tests them).
+CFG = FetchConfig(min_item_content_words=50, timeout_seconds=5.0, connect_timeout_seconds=2.0, concurrency=4,
+                  obey_robots=False, per_host_min_interval_seconds=0.0, backoff_base_seconds=0.01)
 
 
 # ---------------------------------------------------------------- server helpers

@@ -46,9 +46,9 @@ def test_flow_defines_the_stage_tasks():
     from flows import ingest
 
     assert isinstance(ingest.ingest, Flow)
-    names = [t.name for t in (ingest.fetch_task, ingest.clean_task, ingest.prior_task, ingest.dedup_task,
+    names = [t.name for t in (ingest.prior_task, ingest.fetch_task, ingest.clean_task, ingest.dedup_task,
                               ingest.extract_task, ingest.stage_task, ingest.validate_task, ingest.publish_task)]
-    assert names == ["fetch", "clean", "read-prior", "dedup", "extract", "stage", "validate", "publish"]
+    assert names == ["read-prior", "fetch", "clean", "dedup", "extract", "stage", "validate", "publish"]
 
 
 def test_examples_run_is_idempotent(tmp_path, prefect_harness, repo_root):
@@ -78,6 +78,7 @@ def test_examples_run_is_idempotent(tmp_path, prefect_harness, repo_root):
 def test_feed_pages_and_broken_inputs_over_http(tmp_path, prefect_harness, httpserver):
     base = httpserver.url_for("").rstrip("/")
     feed = (FLOW_FIXTURES / "feed.xml").read_text().replace("{base}", base)
+    httpserver.expect_request("/robots.txt").respond_with_data("User-agent: *\nDisallow:\n")
     httpserver.expect_request("/feed.xml").respond_with_data(feed, content_type="application/rss+xml")
     httpserver.expect_request("/broken.xml").respond_with_data(
         (FLOW_FIXTURES / "broken-feed.xml").read_bytes(), content_type="application/rss+xml")
@@ -158,3 +159,40 @@ def test_reader_process_queries_during_a_run(tmp_path, prefect_harness, repo_roo
     # The reader never failed, and only ever saw whole snapshots: before (1) or after (final).
     assert len(seen) > 10
     assert set(seen) <= {1, final}, sorted(set(seen))
+
+
+def test_second_run_over_unchanged_feed_is_conditional_and_extracts_nothing(tmp_path, prefect_harness, httpserver):
+    from werkzeug import Response
+
+    base = httpserver.url_for("").rstrip("/")
+    pages = {"/world/fisheries-pact.html": "fisheries-pact", "/business/hydrogen-tugs.html": "hydrogen-tugs"}
+    feed = (FLOW_FIXTURES / "feed.xml").read_text().replace("{base}", base)
+
+    def conditional(body: bytes, content_type: str, etag: str):
+        def handler(request):
+            if request.headers.get("If-None-Match") == etag:
+                return Response(status=304, headers={"ETag": etag})
+            return Response(body, content_type=content_type, headers={"ETag": etag})
+        return handler
+
+    httpserver.expect_request("/robots.txt").respond_with_data("User-agent: *\nDisallow:\n")
+    httpserver.expect_request("/feed.xml").respond_with_handler(
+        conditional(feed.encode(), "application/rss+xml", '"feed-v1"'))
+    for path, name in pages.items():
+        httpserver.expect_request(path).respond_with_handler(
+            conditional((FLOW_FIXTURES / "pages" / f"{name}.html").read_bytes(), "text/html", f'"{name}-v1"'))
+    httpserver.expect_request("/world/gone.html").respond_with_data("not here", status=404)
+
+    first = _run(tmp_path, [Source("courier", f"{base}/feed.xml", "feed")])
+    assert first["status"] == "published" and first["new"] == 2, first
+    counts = _counts(tmp_path)
+    httpserver.clear_log()
+    second = _run(tmp_path, [Source("courier", f"{base}/feed.xml", "feed")])
+    assert second["status"] == "no_new_data", second
+    assert second["stages"]["fetch"]["not_modified"] >= 1
+    assert second["stages"]["extract"]["in"] == 0
+    feed_requests = [r for r, _ in httpserver.log if r.path == "/feed.xml"]
+    assert feed_requests and all(r.headers.get("If-None-Match") == '"feed-v1"' for r in feed_requests)
+    # Stored pages are not fetched again.
+    assert not [r for r, _ in httpserver.log if r.path in pages]
+    assert _counts(tmp_path) == counts

@@ -50,6 +50,7 @@ WRITE_RULES: dict[str, tuple[str, tuple[str, ...]]] = {
     "quotes": ("replace", ("article_id",)),
     "article_stories": ("replace", ("article_id",)),
     "event_arguments": ("replace", ("event_id",)),
+    "fetch_state": ("replace", ("url",)),
     "runs": ("append", ()),
     "rejects": ("append", ()),
     "validation_results": ("append", ()),
@@ -351,7 +352,7 @@ class FaultHook:
 def _row_keys(name: str) -> tuple[str, ...]:
     # Tables whose key identifies a single row (rather than a group of rows).
     return {"entities": ("entity_id",), "events": ("event_id",), "stories": ("story_id",),
-            "article_stories": ("article_id",)}.get(name, ())
+            "article_stories": ("article_id",), "fetch_state": ("url",)}.get(name, ())
 
 
 def _ident(name: str) -> str:

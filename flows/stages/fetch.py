@@ -1,12 +1,16 @@
 """The fetch stage: read every configured source into raw documents and items.
 
-    fetch_all(sources, cfg) -> FetchResult(documents, items, rejects)
+    fetch_all(sources, cfg, *, client=None, state=None)
+        -> FetchResult(documents, items, rejects, not_modified, unchanged,
+                       already_fetched, fetch_state)
 
 Each `Source` becomes an `ArticleSource` (`make_source`): a local folder or file,
 a feed (RSS/Atom/RDF/JSON Feed, over HTTP or on disk) or a web page. Sources are
 independent: they run on a bounded thread pool, and a source that fails becomes
 a `Reject` naming it while the others go on. Every HTTP request goes through one
-`HttpFetcher` (timeouts, total deadline, size cap, redirects) shared by the run.
+`HttpFetcher` shared by the run: timeouts, total deadline, size cap, redirects, the
+URL policy (SSRF guard), robots.txt, per-host rate limits, retries, and conditional
+requests from the warehouse's `fetch_state` (see `fetchers/http.py`).
 
 The implementations live in `flows.stages.fetchers`; this module is the stage's
 public face and does no work at import time.
@@ -35,21 +39,29 @@ from flows.stages.fetchers.http import FetchError, HttpFetcher, HttpResponse, is
 from flows.stages.fetchers.local import LocalSource, split_title
 from flows.stages.fetchers.page import PageSource, items_from_page_response
 from flows.stages.fetchers.sniff import sniff_body
+from flows.stages.fetchers.state import FETCH_STATE_COLUMNS, FetchState, FetchStateRow
+from flows.stages.fetchers.url_policy import UnsafeUrl, UrlPolicy, host_key
 
 __all__ = [
     "ArticleSource",
     "AutoUrlSource",
+    "FETCH_STATE_COLUMNS",
     "FeedSource",
     "FetchError",
     "FetchResult",
+    "FetchState",
+    "FetchStateRow",
     "HttpFetcher",
     "HttpResponse",
     "LocalSource",
     "NotAFeed",
     "PageSource",
+    "UnsafeUrl",
+    "UrlPolicy",
     "clean_text",
     "decode_bytes",
     "fetch_all",
+    "host_key",
     "make_source",
     "parse_feed_bytes",
     "split_title",
@@ -66,22 +78,28 @@ class AutoUrlSource(ArticleSource):
         self.fetcher = fetcher
 
     def fetch(self) -> FetchResult:
-        with fetcher_or_temporary(self.fetcher, self.cfg) as fetcher:
+        # Always requested (conditionally), like a feed: until it answers we do not know it is a page.
+        with fetcher_or_temporary(self.fetcher, self.cfg, self.location) as fetcher:
+            result = FetchResult()
             try:
                 response = fetcher.get(self.location)
             except FetchError as exc:
-                result = FetchResult()
                 result.reject(self.name, self.location, str(exc))
+                return result
+            if result.count_nothing_new(response):
                 return result
             body_kind = sniff_body(response.body)
             if body_kind in ("xml-feed", "json-feed"):
                 return items_from_feed_response(self.name, response, self.cfg, fetcher)
             if body_kind == "html" or response.mime_type in ("text/html", "application/xhtml+xml"):
-                return items_from_page_response(self.name, response)
+                page = items_from_page_response(self.name, response)
+                if page.rejects:
+                    fetcher.forget_validators(self.location)
+                return page
             if any(marker in response.mime_type for marker in ("xml", "rss", "atom", "json")):
                 return items_from_feed_response(self.name, response, self.cfg, fetcher)  # rejects saying why
+            fetcher.forget_validators(self.location)
             got = response.mime_type or "no content type"
-            result = FetchResult()
             result.reject(
                 self.name,
                 self.location,
@@ -142,15 +160,30 @@ def _fetch_one(source: ArticleSource) -> FetchResult:
         return result
 
 
-def fetch_all(sources: list[Source], cfg: FetchConfig, *, client: httpx.Client | None = None) -> FetchResult:
+def fetch_all(
+    sources: list[Source],
+    cfg: FetchConfig,
+    *,
+    client: httpx.Client | None = None,
+    state: FetchState | None = None,
+) -> FetchResult:
     """Fetch every source; results come back in source order whatever order they finish in.
 
     `client` lets the caller share a connection pool (and tests a transport); its
     timeouts are overridden per request with cfg's. At most cfg.concurrency HTTP
-    requests are in flight at once, feeds' item pages included.
+    requests are in flight at once, feeds' item pages included, and at most
+    cfg.per_host_concurrency to one host:port.
+
+    `state` is the warehouse's fetch_state (`FetchState.from_arrow`): requests are
+    conditional on it, and stored pages are not fetched again. The configured
+    sources' host:ports are trusted by the URL policy; every other host (item
+    links, redirects) must resolve to public addresses. The result's
+    `fetch_state` holds the new row of every URL requested, for the flow to write
+    back ("replace by url").
     """
     result = FetchResult()
-    with HttpFetcher(cfg, client) as fetcher:
+    policy = UrlPolicy.for_urls(spec.location for spec in sources)
+    with HttpFetcher(cfg, client, policy=policy, state=state) as fetcher:
         built: list[ArticleSource] = []
         for spec in sources:
             try:
@@ -158,10 +191,11 @@ def fetch_all(sources: list[Source], cfg: FetchConfig, *, client: httpx.Client |
             except ValueError as exc:
                 result.reject(spec.name, spec.location, str(exc))
         if not built:
-            return result
+            return result  # nothing was requested, so no fetch_state rows
         workers = max(1, min(cfg.concurrency, len(built)))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="wirelake-fetch") as pool:
             outcomes = list(pool.map(_fetch_one, built))
-    for outcome in outcomes:
-        result.extend(outcome)
+        for outcome in outcomes:
+            result.extend(outcome)
+        result.fetch_state = fetcher.fetch_state_rows()
     return result

@@ -31,13 +31,13 @@ from flows.run_records import (
 )
 from flows.stages.dedup import DedupResult, PriorIndex
 from flows.stages.extract import ExtractPrior, ExtractResult
-from flows.stages.fetch import FetchResult
+from flows.stages.fetch import FetchResult, FetchState
 from warehouse.store import StagedRun, Warehouse, to_arrow
 
 log = logging.getLogger("wirelake.load")
 
 # Bookkeeping tables have no suite: they describe the run rather than the news.
-UNVALIDATED = ("article_signatures", "runs", "validation_results", "quarantine")
+UNVALIDATED = ("article_signatures", "fetch_state", "runs", "validation_results", "quarantine")
 EXTRACT_TABLES = ("entities", "entity_mentions", "events", "event_arguments", "event_mentions",
                   "quotes", "stories", "article_stories")
 
@@ -52,6 +52,7 @@ class Lake:
 
 @dataclass
 class Prior:
+    fetch: FetchState
     dedup: PriorIndex
     extract: ExtractPrior
 
@@ -123,7 +124,8 @@ def counted(summary: RunSummary, stage: str, rows_in: int, fn: Callable[..., Any
     count.rows_in = rows_in
     if isinstance(result, FetchResult):
         count.rows_out, count.rejected = len(result.items), len(result.rejects)
-        count.extra["documents"] = len(result.documents)
+        count.extra.update(documents=len(result.documents), not_modified=result.not_modified,
+                           unchanged=result.unchanged, already_fetched=result.already_fetched)
         summary.fetched = len(result.documents)
     elif isinstance(result, DedupResult):
         count.rows_out = len(result.articles_to_store())
@@ -153,7 +155,8 @@ def read_prior(lake: Lake, config: WirelakeConfig) -> Prior:
     extract_tables = {name: wh.read_table(con, name) for name in
                       ("entities", "events", "event_arguments", "event_mentions", "stories", "article_stories")}
     extract_tables["articles"] = articles.select(["article_id", "source", "published_at", "fetched_at", "title"])
-    return Prior(dedup=dedup_prior, extract=ExtractPrior.from_arrow(extract_tables))
+    return Prior(fetch=FetchState.from_arrow(wh.read_table(con, "fetch_state")), dedup=dedup_prior,
+                 extract=ExtractPrior.from_arrow(extract_tables))
 
 
 def run_tables(batch: Batch) -> dict[str, pa.Table]:
@@ -162,6 +165,8 @@ def run_tables(batch: Batch) -> dict[str, pa.Table]:
     tables: dict[str, pa.Table] = {}
     if batch.fetched is not None:
         tables["documents"] = documents_table(batch.fetched.documents, run_id)
+        # Same transaction as the articles: a rolled-back run must not mark its pages as stored.
+        tables["fetch_state"] = to_arrow("fetch_state", batch.fetched.fetch_state)
     if batch.deduped is not None:
         tables["articles"] = articles_table(batch.new_articles, run_id)
         knobs = batch.config.dedup

@@ -39,7 +39,7 @@ DEFAULT_SUITES_DIR = Path(__file__).resolve().parents[2] / "expectations"
 SEVERITIES = ("critical", "warning")
 STAGE_COUNTS_SUITE = "stage_counts"
 # Warehouse tables that have no suite on purpose (bookkeeping, or written by validation itself).
-TABLES_WITHOUT_SUITE = frozenset({"article_signatures", "runs", "validation_results", "quarantine"})
+TABLES_WITHOUT_SUITE = frozenset({"article_signatures", "fetch_state", "runs", "validation_results", "quarantine"})
 _TYPES_EXPECTATION = "expect_table_columns_to_have_logical_types"
 _REFERENCE_EXPECTATION = "expect_column_values_to_exist_in_reference_keys"
 _RESULT_FORMAT = {"result_format": "COMPLETE", "partial_unexpected_count": rules.SAMPLE_LIMIT}

@@ -15,23 +15,49 @@ from pathlib import Path
 from flows.config import FetchConfig
 from flows.records import Item, RawDocument, Reject, content_key, sha256_hex
 from flows.stages.fetchers.decode import clean_optional
-from flows.stages.fetchers.http import FetchError, HttpFetcher, one_line
+from flows.stages.fetchers.http import FetchError, HttpFetcher, HttpResponse, one_line
+from flows.stages.fetchers.url_policy import UrlPolicy
 
 STAGE = "fetch"
 
 
 @dataclass(slots=True)
 class FetchResult:
-    """Everything one fetch produced; rejects say what could not be read and why."""
+    """Everything one fetch produced; rejects say what could not be read and why.
+
+    The counters say what was deliberately *not* turned into items, so the run
+    summary can reconcile "requested" with "read": a 304 to a conditional request
+    (`not_modified`), a 2xx whose body hashes to the stored one (`unchanged`), and a
+    feed item page the warehouse already holds, not requested again (`already_fetched`).
+    `fetch_state` holds the new `fetch_state` row (a dict with the table's columns)
+    of every URL requested this run; `fetch_all` fills it, and the flow writes it
+    with "replace by url".
+    """
 
     documents: list[RawDocument] = field(default_factory=list)
     items: list[Item] = field(default_factory=list)
     rejects: list[Reject] = field(default_factory=list)
+    not_modified: int = 0
+    unchanged: int = 0
+    already_fetched: int = 0
+    fetch_state: list[dict[str, object]] = field(default_factory=list)
 
     def extend(self, other: FetchResult) -> None:
         self.documents.extend(other.documents)
         self.items.extend(other.items)
         self.rejects.extend(other.rejects)
+        self.not_modified += other.not_modified
+        self.unchanged += other.unchanged
+        self.already_fetched += other.already_fetched
+        self.fetch_state.extend(other.fetch_state)
+
+    def count_nothing_new(self, response: HttpResponse) -> bool:
+        """Count a 304 or an unchanged body; True when `response` carries nothing new to read."""
+        if response.not_modified:
+            self.not_modified += 1
+        elif response.unchanged:
+            self.unchanged += 1
+        return response.nothing_new
 
     def reject(self, source: str, input_: str, error: str) -> None:
         self.rejects.append(Reject(source=source, input=input_, stage=STAGE, error=one_line(error)))
@@ -119,12 +145,18 @@ def read_local_file(path: Path, max_bytes: int) -> bytes:
 
 
 @contextmanager
-def fetcher_or_temporary(fetcher: HttpFetcher | None, cfg: FetchConfig) -> Iterator[HttpFetcher]:
-    """Use the run's shared fetcher, or (for a source used on its own) a short-lived one."""
+def fetcher_or_temporary(
+    fetcher: HttpFetcher | None, cfg: FetchConfig, location: str
+) -> Iterator[HttpFetcher]:
+    """Use the run's shared fetcher, or (for a source used on its own) a short-lived one.
+
+    The short-lived one trusts only the source's own host:port (`location`), so the
+    item links of a feed read on its own meet the same URL policy as in a run.
+    """
     if fetcher is not None:
         yield fetcher
         return
-    with HttpFetcher(cfg) as temporary:
+    with HttpFetcher(cfg, policy=UrlPolicy.for_urls([location])) as temporary:
         yield temporary
 
 

@@ -280,10 +280,16 @@ def _wants_page(entry: FeedEntry, cfg: FetchConfig) -> bool:
 def _fetch_page(fetcher: HttpFetcher, url: str) -> HttpResponse | FetchError:
     try:
         response = fetcher.get(url)
-        check_page_response(response)
-        return response
     except FetchError as exc:
         return exc
+    if response.nothing_new:
+        return response
+    try:
+        check_page_response(response)
+    except FetchError as exc:
+        fetcher.forget_validators(url)  # not a page: report it again next run rather than a silent 304
+        return exc
+    return response
 
 
 def feed_result(
@@ -292,10 +298,18 @@ def feed_result(
     feed: ParsedFeed,
     cfg: FetchConfig,
     fetcher: HttpFetcher | None,
+    *,
+    feed_url: str | None = None,
 ) -> FetchResult:
     """Items for a parsed feed: entry content, or the entry's page when the entry is a teaser.
 
     Item pages are fetched only when `fetcher` is given (the feed came over HTTP).
+    A page the warehouse already holds is not fetched again (its entry gives no
+    item: the article is stored), and at most `cfg.max_pages_per_source` pages are
+    requested. When some entries were put off (the page cap, or a page that may be
+    readable next time), the feed's validators are forgotten (`feed_url`, the URL the
+    feed was requested as), so the next run reads it in full instead of getting a
+    304 and never seeing those entries again.
     """
     result = FetchResult(documents=[document])
     feed_input = document.uri
@@ -317,8 +331,24 @@ def feed_result(
 
     # No fetcher means the feed was read from disk: a local file never causes network I/O.
     page_urls: dict[int, str] = {}
+    stored: set[int] = set()
+    deferred: set[int] = set()
     if fetcher is not None:
-        page_urls = {i: e.link for i, e in enumerate(entries) if e.link and _wants_page(e, cfg)}
+        wanted = {i: e.link for i, e in enumerate(entries) if e.link and _wants_page(e, cfg)}
+        stored = {i for i, link in wanted.items() if fetcher.holds_page(link)}
+        result.already_fetched += len(stored)
+        to_fetch = [(i, link) for i, link in wanted.items() if i not in stored]
+        cap = max(0, cfg.max_pages_per_source)
+        deferred = {i for i, _ in to_fetch[cap:]}
+        page_urls = dict(to_fetch[:cap])
+        if deferred:
+            result.reject(
+                source,
+                feed_input,
+                f"feed {feed_input}: {len(to_fetch)} item pages to fetch, fetched the first {cap} "
+                f"(fetch.max_pages_per_source); the other {len(deferred)} are fetched in a later run",
+            )
+    read_again_next_run = bool(deferred)
     pages: dict[int, HttpResponse | FetchError] = {}
     if page_urls and fetcher is not None:
         workers = max(1, min(cfg.concurrency, len(page_urls)))
@@ -327,8 +357,12 @@ def feed_result(
             pages = dict(zip(page_urls.keys(), fetched, strict=True))
 
     for index, entry in enumerate(entries):
+        if index in stored or index in deferred:
+            continue  # stored already, or its page comes in a later run (a teaser now would be a thin copy)
         page = pages.get(index)
         if isinstance(page, HttpResponse):
+            if result.count_nothing_new(page):
+                continue  # refetch_pages: the stored page has not changed
             page_document, page_item = page_document_and_item(
                 source, page, title=entry.title, author=entry.author, published_at=entry.published_at
             )
@@ -336,6 +370,7 @@ def feed_result(
             result.items.append(page_item)
             continue
         if isinstance(page, FetchError):
+            read_again_next_run = read_again_next_run or page.try_next_run
             fallback = " (kept the entry's own content)" if entry.content.strip() else ""
             result.reject(source, entry.link or feed_input, f"{page}{fallback}")
         if entry.content.strip():
@@ -346,6 +381,8 @@ def feed_result(
                 f"{feed_input}#{entry.key}",
                 f"feed {feed_input}: entry {entry.key} has no content and its page was not fetched",
             )
+    if read_again_next_run and fetcher is not None and feed_url is not None:
+        fetcher.forget_validators(feed_url)
     return result
 
 
@@ -355,6 +392,8 @@ def items_from_feed_response(
     try:
         feed = parse_feed_bytes(response.body, base_url=response.url, content_type=response.content_type)
     except NotAFeed as exc:
+        if fetcher is not None:
+            fetcher.forget_validators(response.requested_url)  # report it again next run, not a silent 304
         result = FetchResult()
         result.reject(source, response.requested_url, f"feed {response.requested_url}: {exc}")
         return result
@@ -366,7 +405,7 @@ def items_from_feed_response(
         http_status=response.status,
         content_type=response.content_type,
     )
-    return feed_result(source, document, feed, cfg, fetcher)
+    return feed_result(source, document, feed, cfg, fetcher, feed_url=response.requested_url)
 
 
 def items_from_feed_file(source: str, path: Path, cfg: FetchConfig, body: bytes | None = None) -> FetchResult:
@@ -428,11 +467,13 @@ class FeedSource(ArticleSource):
     def fetch(self) -> FetchResult:
         if not is_http_url(self.location):
             return items_from_feed_file(self.name, Path(self.location), self.cfg)
-        with fetcher_or_temporary(self.fetcher, self.cfg) as fetcher:
+        with fetcher_or_temporary(self.fetcher, self.cfg, self.location) as fetcher:
+            result = FetchResult()
             try:
                 response = fetcher.get(self.location)
             except FetchError as exc:
-                result = FetchResult()
                 result.reject(self.name, self.location, str(exc))
                 return result
+            if result.count_nothing_new(response):
+                return result  # a 304 or the same bytes as last run: no entries to read again
             return items_from_feed_response(self.name, response, self.cfg, fetcher)

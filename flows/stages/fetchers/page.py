@@ -94,11 +94,20 @@ class PageSource(ArticleSource):
         self.fetcher = fetcher
 
     def fetch(self) -> FetchResult:
-        with fetcher_or_temporary(self.fetcher, self.cfg) as fetcher:
+        result = FetchResult()
+        with fetcher_or_temporary(self.fetcher, self.cfg, self.location) as fetcher:
+            if fetcher.holds_page(self.location):
+                result.already_fetched += 1  # stored by an earlier run; fetch.refetch_pages re-reads it
+                return result
             try:
                 response = fetcher.get(self.location)
             except FetchError as exc:
-                result = FetchResult()
                 result.reject(self.name, self.location, str(exc))
                 return result
-        return items_from_page_response(self.name, response)
+            if result.count_nothing_new(response):
+                return result
+            page = items_from_page_response(self.name, response)
+            if page.rejects:
+                fetcher.forget_validators(self.location)  # so the next run reports it again, not a 304
+        result.extend(page)
+        return result
