@@ -125,6 +125,8 @@ class WirelakeConfig(_Section):
     lock_wait_seconds: float = 0.0
     # A run still going after this long is failed by Prefect and publishes nothing.
     run_timeout_seconds: float = 3600.0
+    # Crash tests only: SIGKILL the run at this publish point (mid_load | before_commit | after_commit).
+    fault_point: str | None = None
     fetch: FetchConfig = Field(default_factory=FetchConfig)
     clean: CleanConfig = Field(default_factory=CleanConfig)
     dedup: DedupConfig = Field(default_factory=DedupConfig)
@@ -137,7 +139,7 @@ class WirelakeConfig(_Section):
         """Hash of every knob that changes results (not where the warehouse lives)."""
         data = self.model_dump(mode="json", exclude={"warehouse", "catalog_url", "data_path",
                                                     "lock_wait_seconds", "max_workers",
-                                                    "run_timeout_seconds"})
+                                                    "run_timeout_seconds", "fault_point"})
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
     @classmethod

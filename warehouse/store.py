@@ -22,9 +22,10 @@ import fcntl
 import importlib.util
 import os
 import shutil
+import signal
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -342,11 +343,22 @@ class Warehouse:
         return con.execute(f"SELECT max(snapshot_id) FROM {LAKE}.snapshots()").fetchone()[0]
 
 
-class FaultHook:
-    """Named points in a publish where a test may inject a crash (see tests/adversarial)."""
+FaultHook = Callable[[str], None]
+FAULT_POINTS = ("mid_load", "before_commit", "after_commit")
 
-    def __call__(self, point: str) -> None:  # pragma: no cover - interface
-        raise NotImplementedError
+
+def kill_at(point: str | None) -> FaultHook | None:
+    """A hook that SIGKILLs this process at one named publish point (crash tests only)."""
+    if point is None:
+        return None
+    if point not in FAULT_POINTS:
+        raise ValueError(f"fault point {point!r}: expected one of {', '.join(FAULT_POINTS)}")
+
+    def hook(reached: str) -> None:
+        if reached == point:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    return hook
 
 
 def _row_keys(name: str) -> tuple[str, ...]:

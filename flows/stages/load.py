@@ -32,7 +32,7 @@ from flows.run_records import (
 from flows.stages.dedup import DedupResult, PriorIndex
 from flows.stages.extract import ExtractPrior, ExtractResult
 from flows.stages.fetch import FetchResult, FetchState
-from warehouse.store import StagedRun, Warehouse, to_arrow
+from warehouse.store import StagedRun, Warehouse, kill_at, to_arrow
 
 log = logging.getLogger("wirelake.load")
 
@@ -264,7 +264,7 @@ def publish_run(lake: Lake, staged_and_bodies: tuple[StagedRun, dict[str, bytes]
             tables["validation_results"] = to_arrow("validation_results", outcome.results)
             tables["quarantine"] = to_arrow("quarantine", outcome.quarantine)
             tables["runs"] = to_arrow("runs", [summary.runs_row()])
-            lake.warehouse.publish(lake.con, StagedRun(tables=tables))
+            lake.warehouse.publish(lake.con, StagedRun(tables=tables), fault_hook=kill_at(config.fault_point))
             summary.snapshot_id = lake.warehouse.snapshot_id(lake.con)
         count.rows_in = sum(t.num_rows for t in staged.tables.values())
         count.rows_out = 0 if outcome.critical_failed else count.rows_in
