@@ -77,10 +77,16 @@ def run(
                                                help="fail (default): a critical failure publishes nothing; "
                                                "quarantine: failing rows go to the quarantine table."),
     lock_wait: float = typer.Option(0.0, "--lock-wait", help="Seconds to wait if another run is writing."),
+    runner: str | None = typer.Option(None, "--task-runner",
+                                      help="thread (default): stages run in this process; dask: on a Dask cluster."),
+    dask_address: str | None = typer.Option(None, "--dask-address",
+                                            help="tcp://HOST:PORT of a Dask scheduler; default: a LocalCluster."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
 ) -> None:
     """Run the ingestion flow once: fetch → clean → dedup → extract → load → validate → publish."""
-    overrides: dict[str, Any] = {}
+    overrides: dict[str, Any] = {"task_runner": runner, "dask_address": dask_address}
+    if dask_address and not runner:
+        overrides["task_runner"] = "dask"
     if validation_mode:
         overrides["validate"] = {"mode": validation_mode}
     cfg = _config(config_file, warehouse, **overrides)
@@ -90,8 +96,12 @@ def run(
     raise typer.Exit(summary["exit_code"])
 
 
-def run_once(cfg, sources, lock_wait: float = 0.0, show_progress: bool = True) -> dict[str, Any]:
-    """Run the flow in this process and return its summary dict (exit_code included)."""
+def run_once(cfg, sources, lock_wait: float = 0.0, show_progress: bool = True,
+             flow_call: Any = None) -> dict[str, Any]:
+    """Run the flow in this process and return its summary dict (exit_code included).
+
+    `flow_call` (no arguments, returns the summary dict) runs another flow in its place.
+    """
     _prefect_defaults()
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -114,13 +124,42 @@ def run_once(cfg, sources, lock_wait: float = 0.0, show_progress: bool = True) -
                    TimeElapsedColumn(), console=err, transient=True, disable=not show_progress)
     try:
         with bar, progress.listening(Bar(bar)):
-            return run_ingest(cfg, sources, lock_wait=lock_wait)
+            return flow_call() if flow_call else run_ingest(cfg, sources, lock_wait=lock_wait)
     except WarehouseBusy as exc:
         err.print(f"[red]error:[/red] {exc}")
         return {"run_id": None, "status": "skipped", "exit_code": 1, "message": str(exc)}
     except Exception as exc:  # a failed stage: the run record says failed; say it in one line here
         err.print(f"[red]error:[/red] run failed: {type(exc).__name__}: {exc}")
         return {"run_id": None, "status": "failed", "exit_code": 1, "message": str(exc)}
+
+
+@app.command(epilog=RUN_EPILOG)
+def reprocess(
+    since: str | None = typer.Option(None, "--since", help="Only documents fetched on or after this UTC date "
+                                     "(ISO, e.g. 2024-03-01). Default: every stored document."),
+    warehouse: Path | None = typer.Option(None, "--warehouse", help=WAREHOUSE_HELP),
+    config_file: Path | None = typer.Option(None, "--config", help="A TOML file of config overrides."),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+) -> None:
+    """Re-run clean → extract → validate → publish from the stored raw documents, without refetching."""
+    from flows.stages.reprocess import since_datetime
+
+    try:
+        since_at = since_datetime(since)
+    except ValueError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from None
+    cfg = _config(config_file, warehouse)
+    summary = reprocess_once(cfg, since_at, show_progress=not quiet)
+    print_summary(summary)
+    raise typer.Exit(summary["exit_code"])
+
+
+def reprocess_once(cfg, since: datetime | None = None, show_progress: bool = True) -> dict[str, Any]:
+    """Run the reprocess flow in this process and return its summary dict (exit_code included)."""
+    from flows.reprocess import run_reprocess
+
+    return run_once(cfg, [], show_progress=show_progress, flow_call=lambda: run_reprocess(cfg, since))
 
 
 def print_summary(summary: dict[str, Any]) -> None:

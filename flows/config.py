@@ -121,6 +121,11 @@ class WirelakeConfig(_Section):
     data_path: str | None = None
     # Threads for in-process task concurrency (bounded on purpose: 2 cores).
     max_workers: int = 2
+    # Where the pure batch stages (fetch, clean, dedup, extract) run: threads in this process, or Dask.
+    task_runner: Literal["thread", "dask"] = "thread"
+    # A running Dask scheduler (tcp://HOST:PORT); None starts a LocalCluster of `dask_workers` processes.
+    dask_address: str | None = None
+    dask_workers: int = 2
     # A run that finds another run writing waits this long for the lock, then gives up (exit 1).
     lock_wait_seconds: float = 0.0
     # A run still going after this long is failed by Prefect and publishes nothing.
@@ -138,7 +143,8 @@ class WirelakeConfig(_Section):
     def config_hash(self) -> str:
         """Hash of every knob that changes results (not where the warehouse lives)."""
         data = self.model_dump(mode="json", exclude={"warehouse", "catalog_url", "data_path",
-                                                    "lock_wait_seconds", "max_workers",
+                                                    "lock_wait_seconds", "max_workers", "task_runner",
+                                                    "dask_address", "dask_workers",
                                                     "run_timeout_seconds", "fault_point"})
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from prefect import flow, task
+from prefect import flow, task, unmapped
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
@@ -27,6 +27,11 @@ from flows.stages.fetch import fetch_all
 def _stage_task(name: str):
     # Stage logic is pure; the task adds only naming and Prefect's run record.
     return task(name=name, cache_policy=NO_CACHE, persist_result=False)
+
+
+def on_runner(stage_task):
+    """Run a pure stage on the flow's task runner (threads, or a Dask worker) and wait for it."""
+    return lambda *args: stage_task.submit(*args).result()
 
 
 @_stage_task("fetch")
@@ -72,6 +77,22 @@ def publish_task(lake, staged, outcome, summary, cfg):
     return result
 
 
+def clean_by_source(items, cfg):
+    """Clean in parallel, one task per group of sources (boilerplate is learnt per source).
+
+    Groups are contiguous runs of the fetch order, so concatenating the results keeps the
+    input order that dedup relies on (the first copy wins).
+    """
+    groups = load.source_groups(items, max_groups=4)
+    futures = clean_task.map(groups, unmapped(cfg))
+    articles, rejects = [], []
+    for future in futures:
+        got_articles, got_rejects = future.result()
+        articles += got_articles
+        rejects += got_rejects
+    return articles, rejects
+
+
 @flow(name="wirelake-ingest", log_prints=True)
 def ingest(config: WirelakeConfig, sources: list[Source]) -> dict:
     summary = RunSummary(run_id=new_run_id(), kind="ingest", started_at=datetime.now(UTC),
@@ -79,26 +100,37 @@ def ingest(config: WirelakeConfig, sources: list[Source]) -> dict:
     with load.open_lake(config, summary) as lake:
         batch = load.Batch(summary, config)
         prior = prior_task(lake, config)
-        batch.fetched = load.counted(summary, "fetch", len(sources), fetch_task, sources, config.fetch,
-                                     prior.fetch)
-        batch.cleaned = load.counted(summary, "clean", len(batch.fetched.items), clean_task,
+        batch.fetched = load.counted(summary, "fetch", len(sources), on_runner(fetch_task), sources,
+                                     config.fetch, prior.fetch)
+        batch.cleaned = load.counted(summary, "clean", len(batch.fetched.items), clean_by_source,
                                      batch.fetched.items, config.clean)
-        batch.deduped = load.counted(summary, "dedup", len(batch.cleaned[0]), dedup_task,
-                                    batch.cleaned[0], prior.dedup, config.dedup)
-        batch.extracted = load.counted(summary, "extract", len(batch.new_articles), extract_task,
-                                      batch.new_articles, config.extract, prior.extract)
+        batch.deduped = load.counted(summary, "dedup", len(batch.cleaned[0]), on_runner(dedup_task),
+                                     batch.cleaned[0], prior.dedup, config.dedup)
+        batch.extracted = load.counted(summary, "extract", len(batch.new_articles), on_runner(extract_task),
+                                       batch.new_articles, config.extract, prior.extract)
         staged = stage_task(lake, batch)
         outcome = validate_task(lake, staged, summary, config)
         publish_task(lake, staged, outcome, summary, config)
     return load.summary_dict(summary)
 
 
-def configured_flow(config: WirelakeConfig):
-    """The flow with this config's bounded thread pool and run timeout."""
+def task_runner(config: WirelakeConfig):
+    """A bounded thread pool, or a Dask cluster (an address, else a LocalCluster of processes)."""
+    if config.task_runner == "dask":
+        from prefect_dask import DaskTaskRunner
+
+        if config.dask_address:
+            return DaskTaskRunner(address=config.dask_address)
+        return DaskTaskRunner(cluster_kwargs={"n_workers": config.dask_workers, "threads_per_worker": 1,
+                                              "processes": True, "dashboard_address": None})
     from prefect.task_runners import ThreadPoolTaskRunner
 
-    return ingest.with_options(task_runner=ThreadPoolTaskRunner(max_workers=config.max_workers),
-                               timeout_seconds=config.run_timeout_seconds)
+    return ThreadPoolTaskRunner(max_workers=config.max_workers)
+
+
+def configured_flow(config: WirelakeConfig):
+    """The flow with this config's task runner and run timeout."""
+    return ingest.with_options(task_runner=task_runner(config), timeout_seconds=config.run_timeout_seconds)
 
 
 def run_ingest(config: WirelakeConfig, sources: list[Source], lock_wait: float | None = None) -> dict:

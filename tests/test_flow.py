@@ -196,3 +196,32 @@ def test_second_run_over_unchanged_feed_is_conditional_and_extracts_nothing(tmp_
     # Stored pages are not fetched again.
     assert not [r for r, _ in httpserver.log if r.path in pages]
     assert _counts(tmp_path) == counts
+
+
+def _content(tmp_path: Path) -> dict[str, list[tuple]]:
+    """Warehouse content without run-specific columns (run ids, fetch times)."""
+    queries = {
+        "articles": "SELECT article_id, source, title, text, content_hash, duplicate_of, near_duplicate_of, "
+                    "similarity FROM articles ORDER BY article_id",
+        "entities": "SELECT entity_id, name, type, country_code FROM entities ORDER BY entity_id",
+        "entity_mentions": "SELECT article_id, entity_id, start_char, end_char FROM entity_mentions ORDER BY ALL",
+        "events": "SELECT event_id, event_type, name, status, signatories, signers, article_count, source_count "
+                  "FROM events ORDER BY event_id",
+        "quotes": "SELECT article_id, speaker_entity_id, start_char FROM quotes ORDER BY ALL",
+        "article_stories": "SELECT article_id, story_id FROM article_stories ORDER BY ALL",
+    }
+    return {name: _query(tmp_path, sql) for name, sql in queries.items()}
+
+
+@pytest.mark.slow
+def test_dask_local_cluster_gives_the_same_warehouse(tmp_path, prefect_harness, repo_root):
+    from flows.sources import read_sources_file
+
+    sources = read_sources_file(repo_root / "examples" / "sources.toml")
+    threads = _run(tmp_path / "threads", sources)
+    dask = _run(tmp_path / "dask", sources, task_runner="dask", dask_workers=2)
+    assert threads["status"] == dask["status"] == "published"
+    assert {k: v["out"] for k, v in dask["stages"].items()} == {k: v["out"] for k, v in threads["stages"].items()}
+    left, right = _content(tmp_path / "threads"), _content(tmp_path / "dask")
+    assert left["articles"] and left["events"]
+    assert left == right

@@ -21,7 +21,7 @@ import pyarrow as pa
 
 from flows import progress
 from flows.config import WirelakeConfig
-from flows.records import Article, Reject
+from flows.records import Article, Item, Reject
 from flows.run_records import (
     RunSummary,
     articles_table,
@@ -145,6 +145,25 @@ def counted(summary: RunSummary, stage: str, rows_in: int, fn: Callable[..., Any
     return result
 
 
+def source_groups(items: list[Item], max_groups: int) -> list[list[Item]]:
+    """Split items into at most `max_groups` contiguous groups that never split a source."""
+    runs: list[list[Item]] = []
+    for item in items:
+        if runs and runs[-1][0].source == item.source:
+            runs[-1].append(item)
+        else:
+            runs.append([item])
+    if not runs:
+        return [[]]
+    target = max(1, -(-len(items) // max_groups))
+    groups: list[list[Item]] = [[]]
+    for run in runs:
+        if groups[-1] and len(groups[-1]) + len(run) > target and len(groups) < max_groups:
+            groups.append([])
+        groups[-1].extend(run)
+    return groups
+
+
 def read_prior(lake: Lake, config: WirelakeConfig) -> Prior:
     """What earlier runs stored that this run's dedup and extract must see."""
     wh, con = lake.warehouse, lake.con
@@ -258,13 +277,16 @@ def publish_run(lake: Lake, staged_and_bodies: tuple[StagedRun, dict[str, bytes]
         else:
             for sha, body in bodies.items():  # raw bytes first: a crash leaves only orphans
                 lake.warehouse.store_raw(sha, body)
-            summary.status = "published" if summary.new else "no_new_data"
+            # A reprocess adds no articles; it publishes when it rewrote some.
+            wrote = summary.new or (summary.kind == "reprocess" and staged.rows("articles"))
+            summary.status = "published" if wrote else "no_new_data"
             summary.finished_at = datetime.now(UTC)
             tables = dict(staged.tables)
             tables["validation_results"] = to_arrow("validation_results", outcome.results)
             tables["quarantine"] = to_arrow("quarantine", outcome.quarantine)
             tables["runs"] = to_arrow("runs", [summary.runs_row()])
-            lake.warehouse.publish(lake.con, StagedRun(tables=tables), fault_hook=kill_at(config.fault_point))
+            lake.warehouse.publish(lake.con, StagedRun(tables=tables, rules=staged.rules),
+                                   fault_hook=kill_at(config.fault_point))
             summary.snapshot_id = lake.warehouse.snapshot_id(lake.con)
         count.rows_in = sum(t.num_rows for t in staged.tables.values())
         count.rows_out = 0 if outcome.critical_failed else count.rows_in
