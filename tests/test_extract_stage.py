@@ -209,8 +209,8 @@ def test_meeting_exercise_and_policy(result):
     assert {("participant", "Daniel Hartley"), ("participant", "Budi Santoso")} <= arguments[
         meeting[0]["event_id"]
     ]
-    exercise = [e for e in events if e["event_type"] == "EXERCISE"]
-    assert exercise[0]["name"] == "Coastal Shield"
+    exercise = [e for e in events if e["event_type"] == "EXERCISE" and e["name"] == "Coastal Shield"]
+    assert len(exercise) == 1
     assert {("participant", "Australia"), ("participant", "Philippines")} <= arguments[
         exercise[0]["event_id"]
     ]
@@ -244,7 +244,8 @@ def test_stories_group_the_outlets(result):
     )
     assert story_of["b01_meeting"] == story_of["b02_meeting"] != story_of["a01_sia_planned"]
     assert story_of["f01_london"] != story_of["g01_company"]
-    assert sorted(stories.values()) == [1, 1, 1, 1, 1, 2, 4]
+    # every other fixture article is a story of its own
+    assert sorted(stories.values()) == [1] * (len(story_of) - 6) + [2, 4]
     rows = {r["story_id"]: r for r in result.stories.to_pylist()}
     assert rows[story_of["a01_sia_planned"]]["article_count"] == 4
 

@@ -52,6 +52,11 @@ _WEEKDAY = re.compile(
     r"^(?:(last|next|this)\s+)?(monday|tuesday|wednesday|thursday|friday|saturday|sunday)$", re.I
 )
 _YEAR = re.compile(r"^(?:(?:in|by|since|until|from)\s+)?(?:the\s+)?(?:year\s+)?(\d{4})$", re.IGNORECASE)
+NUMBER_WORDS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "ten": 10}
+# "a year ago", "two months earlier": counted back from the publication date, to the year or month
+_AGO = re.compile(
+    r"^(a|an|one|two|three|four|five|six|ten|\d{1,2}) (years?|months?|weeks?) (?:ago|earlier|before)$"
+)
 _DURATION = re.compile(
     r"\b(years?|months?|weeks?|days?|decades?|centur(?:y|ies)|hours?)\b(?!\s+(ago|earlier))", re.IGNORECASE
 )
@@ -90,6 +95,14 @@ def resolve_date(expression: str, reference: date, tense: Tense = "unknown") -> 
     }
     if text in relative:
         return relative[text]
+    match = _AGO.match(text)
+    if match:
+        count = NUMBER_WORDS.get(match.group(1), None) or int(match.group(1))
+        if match.group(2).startswith("year"):
+            return date(reference.year - count, 1, 1)
+        if match.group(2).startswith("month"):
+            return _shift_month(reference, -count)
+        return reference - timedelta(days=7 * count)
     match = _YEAR.match(text)
     if match:
         year = int(match.group(1))

@@ -35,7 +35,8 @@ _GOVERNMENT_AFTER = re.compile(
     r"claimed|claims|condemned|condemns|welcomed|welcomes|protested|demanded|demands|expects|expected|"
     r"recalled|summoned|imposed|pledged|pledges|vowed|vows|threatened|threatens|approved|opposes|opposed|"
     r"supports|supported|backed|backs|poses|posed|responded|retaliated|insisted|regards|views|"
-    r"is\s+attempting|is\s+seeking|seeks|sought|joined|joins|hit\s+back)\b",
+    r"is\s+attempting|is\s+seeking|seeks|sought|joined|joins|hit\s+back|reached|concluded|struck|sealed|"
+    r"inked|clinched|negotiated|ratified)\b",
     re.IGNORECASE,
 )
 _GOVERNMENT_BEFORE = re.compile(

@@ -8,13 +8,21 @@ from the words around it, in this order:
 * parties: "between X and Y", "X-Y <agreement>", "X and Y (will) sign …", "… with Y", "<agreement> X signed
   with Y", "the two countries" (the pair the context makes clear), the states of the people who sign;
   only when none of these applies, the states/blocs of the clause (never after "pressure from", "over" …).
-  Nothing comes from world knowledge.
+  Also "Japan's new agreement", "the Australian pact" (a possessive or demonym on the mention itself).
+  Nothing comes from world knowledge. Each mention takes parties from its own words only: a second
+  mention in a sentence looks left no further than the last clause break; "between X and Y" names the
+  parties outright; a state that only says where a company is from ("US oil giant ExxonMobil", "China's
+  CNPC") is no party, nor is an acronym in brackets a second one.
 * signers: people who are the subject of a signing verb, come after "signed by", or open "Signing the
   deal, X said".
 * status: the nearest cue (rejected / negotiating / planned / signed), date and place from the same clause.
 
 Within an article, a definite mention with no name and no parties of its own ("the deal", "the pact")
-refers to the article's main agreement; "a similar accord with Australia" starts a separate one.
+refers to the article's main agreement, or to the agreement named earlier in the same sentence;
+"a similar accord with Australia" starts a separate one. Mentions of a kind ("its first such pact",
+"what does a reciprocal access agreement cover?") are no agreement. An exercise named later ("The
+exercise, called Arctic Lantern") is the article's exercise; plurals in general ("has criticised Nordic
+exercises") are none.
 """
 
 from __future__ import annotations
@@ -36,6 +44,21 @@ _TITLE_WORDS = frozenset(
     chief head the new former finance economy energy interior home affairs and minister’s minister's
     ’s 's japan’s
     """.split()  # noqa: SIM905 - a word list reads best as text
+)
+
+
+# Words that show a possessive or a demonym belongs to someone who talks about the agreement, not to the
+# agreement: "Japan's prime minister said the deal", "Chinese officials criticised the pact".
+_MODIFIER_GAP_STOP = re.compile(
+    r"\b(minister|ministers|ministry|official|officials|president|leader|leaders|government|embassy|"
+    r"spokes\w+|ambassador|envoy|media|press|said|says|told|called|criticised|criticized|welcomed|"
+    r"opposed|rejected|of|with|to|on|over|about|than)\b"
+)
+
+
+# What may stand between an agreement word and the "between" that names its parties.
+_LINKS_TO_BETWEEN = re.compile(
+    r"\s*(?:(?!talks\b|meeting\b|summit\b|negotiations\b|conference\b|relations\b)[\w$£€.,-]+\s+){0,4}"
 )
 
 
@@ -291,6 +314,9 @@ class _Context:
     reference: date
     affiliations: dict[str, EntityRef]  # person entity_id -> state (this article, then the run)
     main: ArticleEvent | None = None
+    # the agreement the last non-anaphoric mention went to, and its sentence: "the pact Tokyo reached with
+    # Canberra … its text" — a pronoun or "the pact" later in that sentence means that agreement
+    last_placed: tuple[int, ArticleEvent] | None = None
 
 
 def person_affiliations(analysis: ArticleAnalysis) -> dict[str, EntityRef]:
@@ -371,7 +397,7 @@ def _agreement_hits(ctx: _Context, index: int, s_start: int, s_end: int, known: 
             merged.append(trig)
     hits = []
     for i, (t_start, t_end, name, short) in enumerate(merged):
-        scope_start = merged[i - 1][1] if i > 0 else s_start
+        scope_start = _own_phrase_start(text, merged[i - 1][1], t_start) if i > 0 else s_start
         scope_end = merged[i + 1][0] if i + 1 < len(merged) else s_end
         hit = _agreement_hit(ctx, index, s_start, s_end, scope_start, scope_end, t_start, t_end, name, short)
         if hit is not None:
@@ -399,6 +425,16 @@ def _agreement_hits(ctx: _Context, index: int, s_start: int, s_end: int, known: 
     return hits
 
 
+def _own_phrase_start(text: str, previous_end: int, t_start: int) -> int:
+    """Where a later agreement mention's own words begin in a sentence that named another one first.
+
+    In "Japan's agreement with Britain, signed by Kishida and Sunak, follows the pact Tokyo reached with
+    Canberra", the signing and Britain belong to the first mention: the second one looks left only as far
+    as the last clause break before it."""
+    breaks = list(P.CLAUSE_BREAK.finditer(text, previous_end, t_start))
+    return breaks[-1].end() if breaks else previous_end
+
+
 def _agreement_hit(
     ctx, index, s_start, s_end, scope_start, scope_end, t_start, t_end, name, short
 ) -> EventHit | None:
@@ -410,7 +446,13 @@ def _agreement_hit(
     determiner = det.group(1).lower() if det else None
     adjectives = det.group(2) if det else before[-40:]
     distinct = bool(P.DISTINCT_ADJECTIVES.search(adjectives or ""))
-    mentions = [m for m in ctx.analysis.mentions if scope_start <= m.start and m.end <= scope_end]
+    if not name and not short and re.search(r"\bsuch\s+(?:[\w-]+\s+)?$", before, re.I):
+        return None  # "its first such pact": the kind of agreement, not one of them
+    if name and not short and text[t_start:t_end].islower() and determiner in ("a", "an", "any", "such"):
+        name = None  # "what does a reciprocal access agreement cover?": the kind, not the named one
+    mentions = _without_company_modifiers(
+        text, [m for m in ctx.analysis.mentions if scope_start <= m.start and m.end <= scope_end]
+    )
     hit = EventHit("AGREE", index, t_start, t_end, name=name, short_name=short, distinct=distinct)
 
     explicit, pair_used = _explicit_parties(
@@ -456,6 +498,34 @@ def _agreement_hit(
     return hit
 
 
+def _without_company_modifiers(text: str, mentions: list[Mention]) -> list[Mention]:
+    """Drop states that only say where a company is from: "US oil giant ExxonMobil", "China's CNPC",
+    "Venezuelan energy firm PDVSA" name one party, the company, not two."""
+    out = []
+    for i, m in enumerate(mentions):
+        following = mentions[i + 1] if i + 1 < len(mentions) else None
+        if (
+            following is not None
+            and (m.entity.is_state or m.entity.kind == "former-state" or m.label == "NORP")
+            and following.entity.type == "ORG"
+            and following.entity.kind not in ("bloc", "igo", "alliance", "government")
+            and re.fullmatch(r"(?:['’]s?)?\s+(?:[a-z][\w-]*\s+){0,3}", text[m.end : following.start])
+        ):
+            continue
+        bracketed = i > 0 and re.fullmatch(r"\s*\(", text[mentions[i - 1].end : m.start])
+        if bracketed and text[m.end : m.end + 1] == ")":
+            continue  # "the National Iranian Oil Company (NIOC)": the acronym is the same party again
+        if m.entity.is_state and re.match(
+            r"['’]s\s+(?!(?:Prime|President|Foreign|Defence|Defense|Trade|Finance|Prince|King|Queen)\b)[A-Z]",
+            text[m.end : m.end + 14],
+        ):
+            owned_start = m.end + text[m.end : m.end + 4].index(" ") + 1
+            if not any(o.start <= owned_start < o.end for o in mentions):
+                continue  # "Argentina's Enarsa": a name NER missed that the state owns, a company
+        out.append(m)
+    return out
+
+
 def _between(text: str, mentions: list[Mention], t_end: int, scope_end: int) -> list[Mention]:
     match = re.search(r"\bbetween\s+", text[t_end:scope_end])
     return [m for m in mentions if match and m.start >= t_end + match.end()]
@@ -466,7 +536,10 @@ def _coordinated(text: str, parties: list[EntityRef], mentions: list[Mention]) -
     ids = {p.entity_id for p in parties}
     named = [m for m in mentions if m.entity.entity_id in ids]
     for left, right in zip(named, named[1:], strict=False):
-        gap = text[left.end : right.start].strip().lower()
+        raw = text[left.end : right.start]
+        gap = raw.strip().lower()
+        if gap in ("-", "–", "—", "/") and raw != gap:
+            continue  # "Iran - Opec's second-biggest producer -": a spaced dash sets off an aside
         if gap in ("and", ",", "-", "–", "—", "/", "and the", ", the") and left.entity != right.entity:
             return True
     return False
@@ -483,7 +556,7 @@ def _dedupe(refs: list[EntityRef]) -> list[EntityRef]:
 
 def _party(mention: Mention, strict: bool) -> EntityRef | None:
     ref = mention.entity
-    if ref.is_state:
+    if ref.is_state or ref.kind == "former-state":
         return ref
     if ref.type == "ORG" and ref.kind in ("bloc", "igo", "alliance"):
         return ref
@@ -501,7 +574,8 @@ def _explicit_parties(ctx, text, mentions, scope_start, scope_end, t_start, t_en
     pair_used: list[EntityRef] = []
     # "between X and Y"
     between = re.search(r"\bbetween\s+", text[t_end:scope_end])
-    if between and between.start() <= 60:
+    # "a deal signed last year between X and Y", not "the agreements were sealed after talks between …"
+    if between and _LINKS_TO_BETWEEN.fullmatch(text[t_end : t_end + between.start()]):
         region_start = t_end + between.end()
         region_end = _coordination_end(text, region_start, scope_end)
         pair = _pair_in(ctx, text, region_start, region_end)
@@ -509,15 +583,39 @@ def _explicit_parties(ctx, text, mentions, scope_start, scope_end, t_start, t_en
             parties.extend(pair)
             pair_used.extend(pair)
         else:
-            parties.extend(
-                r for m in mentions if region_start <= m.start < region_end if (r := _party(m, False))
-            )
+            found = [r for m in mentions if region_start <= m.start < region_end if (r := _party(m, False))]
+            if found:
+                # The text names the parties outright; states around it ("the two countries formalised a
+                # deal between PDVSA and Enarsa") are context, even when NER missed one of the names.
+                return _dedupe(found), []
     # "UK-Japan <agreement>", "Japan–Australia accord"
     for left, right in zip(mentions, mentions[1:], strict=False):
         if text[left.end : right.start] in ("-", "–", "—", "/") and 0 <= t_start - right.end <= 45:
             gap = text[right.end : t_start]
             if re.fullmatch(r"[\s\w’'-]*", gap):
                 parties.extend(r for m in (left, right) if (r := _party(m, False)))
+    # "Japan's new defence agreement", "the Australian pact": a state (or bloc) that owns or modifies the
+    # mention itself. Not for plurals: "the Canadian and Israeli pacts" are two agreements, not one.
+    if not plural:
+        for m in mentions:
+            if m.end > t_start or t_start - m.end > 40:
+                continue
+            gap = text[m.end : t_start]
+            possessive = re.fullmatch(r"['’]s?\s+(?:[a-z][\w-]*\s+){0,3}", gap)
+            # "the Australian pact", not "Japanese officials said the deal"
+            modifier = (
+                m.label == "NORP"
+                and re.fullmatch(r"\s+(?:[a-z][\w-]*\s+){0,2}", gap)
+                and re.search(
+                    r"\b(?:the|a|an|this|that|its|their|new)\s+$", text[max(0, m.start - 8) : m.start], re.I
+                )
+            )
+            if (
+                (possessive or modifier)
+                and not _MODIFIER_GAP_STOP.search(gap)
+                and (ref := _party(m, True)) is not None
+            ):
+                parties.append(ref)
     # "X and Y (are set to) sign …" / "X has signed … with Y" / "Japan is considering a similar pact"
     verb = None
     for match in P.PARTY_VERB.finditer(text, scope_start, t_start):
@@ -525,12 +623,27 @@ def _explicit_parties(ctx, text, mentions, scope_start, scope_end, t_start, t_en
         break
     if verb is not None and not P.SPEECH_VERB.search(text, scope_start, verb.start()):
         subject_start = _last_clause_start(text, scope_start, verb.start())
+        # "The meeting, which is held with the IMF/World Bank sessions, will reaffirm the pact": names in a
+        # relative clause inside the subject are not its subject
+        asides = [
+            (subject_start + a.start(), subject_start + a.end())
+            for a in re.finditer(r",\s*(?:which|who|whose|where)\b[^,]*,", text[subject_start : verb.start()])
+        ]
         pair = _pair_in(ctx, text, subject_start, verb.start())
         if pair:
             parties.extend(pair)
             pair_used.extend(pair)
         for m in mentions:
-            if subject_start <= m.start and m.end <= verb.start() and not _excluded(text, m, subject_start):
+            if (
+                subject_start <= m.start
+                and m.end <= verb.start()
+                and not _excluded(text, m, subject_start)
+                and not any(a <= m.start < b for a, b in asides)
+                # "opposition parties in Japan have welcomed the deal": a place in the subject, not it
+                and not re.search(
+                    r"\b(?:in|at|across|inside|within)\s+(?:the\s+)?$", text[subject_start : m.start]
+                )
+            ):
                 ref = _party(m, False)
                 if ref is not None:
                     parties.append(ref)
@@ -538,7 +651,9 @@ def _explicit_parties(ctx, text, mentions, scope_start, scope_end, t_start, t_en
     after = re.match(r"\s+(?:that\s+|which\s+)?", text[t_end:scope_end])
     rel_start = t_end + (after.end() if after else 0)
     rel_verb = re.search(
-        r"\b(signed|inked|struck|agreed|concluded|has signed|had signed)\b", text[rel_start:scope_end]
+        r"\b(signed|inked|struck|agreed|concluded|reached|sealed|clinched|negotiated|has signed|had signed)"
+        r"\b",
+        text[rel_start:scope_end],
     )
     if rel_verb and rel_verb.start() <= 40:
         for m in mentions:
@@ -555,7 +670,8 @@ def _explicit_parties(ctx, text, mentions, scope_start, scope_end, t_start, t_en
         region_end = _coordination_end(text, region_start, scope_end)
         parties.extend(r for m in mentions if region_start <= m.start < region_end if (r := _party(m, False)))
     # "the two countries" anywhere in the scope
-    for match in P.PAIR_PHRASE.finditer(text, scope_start, scope_end):
+    for match in P.PAIR_PHRASE.finditer(text, scope_start, t_start):
+        # only as the subject ("the two countries signed a deal"); "… growth in both countries" is context
         if match.group(1).lower() == "leaders":
             continue
         pair = _context_pair(ctx, match.start())
@@ -734,7 +850,8 @@ def _place_agreement_hit(ctx: _Context, events: list[ArticleEvent], hit: EventHi
     hit_parties = {p.entity_id for p in hit.parties}
     target = None
     if hit.anaphoric:
-        target = ctx.main
+        same_sentence = ctx.last_placed is not None and ctx.last_placed[0] == hit.sentence_index
+        target = ctx.last_placed[1] if same_sentence else ctx.main
     elif hit.name or hit.short_name:
         names = {name_key(hit.name)} if hit.name else set()
         shorts = {hit.short_name.casefold()} if hit.short_name else set()
@@ -771,6 +888,8 @@ def _place_agreement_hit(ctx: _Context, events: list[ArticleEvent], hit: EventHi
             ctx.main = target
         events.append(target)
     target.add(hit)
+    if not hit.anaphoric:
+        ctx.last_placed = (hit.sentence_index, target)
 
 
 def _main_first(events: list[ArticleEvent], main: ArticleEvent | None) -> list[ArticleEvent]:
@@ -864,8 +983,16 @@ def _exercise(ctx, index, s_start, s_end, match, mentions) -> EventHit | None:
         after = P.EXERCISE_NAME_AFTER.match(text[t_end:s_end])
         if after:
             name = after.group(1)
-    if name is not None and ctx.gaz.lookup(name) is not None:
-        name = None  # "British Army exercise": an organisation, not the exercise's name
+    called = P.EXERCISE_CALLED.match(text[t_end:s_end])
+    if name is None and called:
+        name = called.group(1)  # "The exercise, called Arctic Lantern, …"
+    if name is not None and _names_no_exercise(ctx, name):
+        name = None  # "British Army exercise", "Nordic exercises": who holds it, not its name
+    plural = text[t_start:t_end].lower().endswith(("exercises", "drills", "games", "manoeuvres", "maneuvers"))
+    if plural and name is None and (
+        not P.EXERCISE_ACTION.search(text, s_start, s_end) or P.HABITUAL.search(text, s_start, s_end)
+    ):
+        return None  # "has previously criticised Nordic exercises": exercises in general, not one
     if name is None and not P.EXERCISE_ACTION.search(text, s_start, s_end):
         return None
     participants = []
@@ -891,6 +1018,9 @@ def _exercise(ctx, index, s_start, s_end, match, mentions) -> EventHit | None:
         name=name,
         parties=participants,
         key=name_key(name) if name else None,
+        anaphoric=bool(
+            re.search(r"\b(?:the|this|that)\s+$", text[max(s_start, t_start - 6) : t_start], re.I)
+        ),
     )
     future = re.search(r"\b(will|to)\s+(hold|conduct|stage|take part)", text[s_start:s_end], re.I)
     hit.status = "planned" if future else "occurred"
@@ -899,6 +1029,17 @@ def _exercise(ctx, index, s_start, s_end, match, mentions) -> EventHit | None:
     hit.location = _location_in(ctx, text, [(s_start, s_end)])
     hit.confidence = 0.5 + (0.2 if name else 0) + (0.1 if len(participants) >= 2 else 0)
     return hit
+
+
+def _names_no_exercise(ctx: _Context, name: str) -> bool:
+    """An organisation, a state or a demonym before "exercise" says who holds it; it is no name."""
+    key = alias_key(name)
+    return (
+        ctx.gaz.lookup(name) is not None
+        or key in ctx.gaz.by_demonym
+        or key in ctx.gaz.generic_norp
+        or any(alias_key(word) in ctx.gaz.by_demonym for word in name.split())
+    )
 
 
 def _policy(ctx, index, s_start, s_end, match, mentions) -> EventHit | None:
@@ -946,6 +1087,10 @@ def _normalise_amount(amount: str) -> str:
     return re.sub(r"gross domestic product", "GDP", amount, flags=re.I)
 
 
+def _nest(a: set[str], b: set[str]) -> bool:
+    return bool(a) and bool(b) and (a <= b or b <= a)
+
+
 def _place_other_hit(events: list[ArticleEvent], hit: EventHit) -> None:
     for ev in events:
         if ev.event_type != hit.event_type:
@@ -963,6 +1108,14 @@ def _place_other_hit(events: list[ArticleEvent], hit: EventHit) -> None:
             and {p.entity_id for p in hit.parties} == set(ev.parties)
         ):
             ev.add(hit)
+            return
+        if (
+            hit.event_type == "EXERCISE"
+            and hit.key
+            and not ev.key
+            and (hit.anaphoric or _nest({p.entity_id for p in hit.parties}, set(ev.parties)))
+        ):
+            ev.add(hit)  # "The exercise, called Arctic Lantern": the article's exercise gets its name
             return
     event = ArticleEvent(hit.event_type, key=hit.key)
     event.add(hit)

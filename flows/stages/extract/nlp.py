@@ -72,15 +72,17 @@ HARD_WRAP_MIN_CHARS = 50
 def _split_lines(text: str, start: int, end: int) -> list[tuple[int, int]]:
     """A sentence never spans a paragraph break, nor a line break after a line that is complete
     (a headline, a list line, one ending in a stop). A long line that runs on without a stop is
-    hard-wrapped prose (newswire copy) and continues on the next line."""
+    hard-wrapped prose (newswire copy) and continues on the next line; so does a short one whose
+    next line opens in lower case (a wire story's first line, shortened by the removed dateline)."""
     pieces, piece_start = [], start
     for pos in range(start, end):
         if text[pos] == "\n":
             line = text[text.rfind("\n", 0, pos) + 1 : pos].rstrip()
+            following = text[pos + 1 : pos + 80].lstrip(" \t")
             wrapped = (
-                len(line) >= HARD_WRAP_MIN_CHARS
+                (len(line) >= HARD_WRAP_MIN_CHARS or following[:1].islower())
                 and line[-1:] not in '.!?:"”’)'
-                and text[pos + 1 : pos + 2] not in ("\n", "")
+                and following[:1] not in ("\n", "")
             )
             if wrapped:
                 continue

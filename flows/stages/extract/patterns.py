@@ -126,7 +126,8 @@ STATUS_CUES: list[tuple[str, re.Pattern[str]]] = [
         "rejected",
         re.compile(
             r"\b(reject(?:ed|s|ing)?|scrap(?:ped|s|ping)?|vetoe?d?|tore up|torn up|walk(?:ed)? away from|"
-            r"pull(?:ed|s)? out of|withdr[ae]w from|withdrawn from|refus(?:ed|es) to (?:sign|ratify)|"
+            r"pull(?:ed|s|ing)? out of|withdr[ae]w from|withdrawn from|withdrawing from|"
+            r"(?:refus(?:ed|es|al|ing)|unwilling(?:ness)?|declined?|declining) to (?:sign|ratify|join)|"
             r"voted (?:down|against)|collapsed|suspend(?:ed|s))\b",
             re.I,
         ),
@@ -150,7 +151,9 @@ STATUS_CUES: list[tuple[str, re.Pattern[str]]] = [
             r"slated to|likely to|ready to|going to)\s+(?:formally\s+|also\s+|soon\s+)?(?:sign|ink|seal"
             r"|conclude|"
             r"finali[sz]e|unveil)|(?:to|will|would|could|should|shall|may|might) be (?:formally\s+)?signed|"
-            r"(?:is|are) (?:set|due|expected|scheduled) to be signed)\b",
+            r"(?:is|are) (?:set|due|expected|scheduled) to be signed|"
+            r"(?:once|after|when|until|before|if)\s+(?:[\w'’-]+\s+){0,6}"
+            r"(?:is|are|has been|have been)\s+signed)\b",
             re.I,
         ),
     ),
@@ -159,9 +162,10 @@ STATUS_CUES: list[tuple[str, re.Pattern[str]]] = [
         re.compile(
             r"\b((?:has|have|had|was|were)\s+(?:been\s+|now\s+|formally\s+|also\s+)?(?:signed|inked|sealed"
             r"|concluded|"
-            r"struck|reached|finali[sz]ed)|signed|inked|sealed|clinched|struck|(?:reached|concluded) (?:an?"
-            r"|the) "
-            r"(?:deal|agreement|accord|pact)|signing (?:the|a|an) (?:deal|agreement|accord|pact|treaty))\b",
+            r"struck|reached|finali[sz]ed|ratified)|signed|inked|sealed|clinched|struck|ratified|"
+            r"(?:reached|concluded) (?:an?|the|their|its) (?:[\w-]+ ){0,3}"
+            r"(?:deal|agreement|accord|pact|treaty)|formali[sz]ed|"
+            r"signing (?:the|a|an) (?:[\w-]+ ){0,2}(?:deal|agreement|accord|pact|treaty))\b",
             re.I,
         ),
     ),
@@ -232,6 +236,17 @@ EXERCISE_NOT_PARTY_BEFORE = re.compile(
     re.IGNORECASE,
 )
 EXERCISE_NAME_AFTER = re.compile(r"^\s+((?:[A-Z][\w-]*|\d{2,4})(?:\s+(?:[A-Z][\w-]*|\d{2,4})){0,3})")
+# "The exercise, called Arctic Lantern, …", "a drill dubbed Iron Shield"
+EXERCISE_CALLED = re.compile(
+    r"^,?\s+(?:called|named|dubbed|code-?named|known as)\s+"
+    r"((?:[A-Z][\w-]*|\d{2,4})(?:\s+(?:[A-Z][\w-]*|\d{2,4})){0,3})"
+)
+# Habits and opinions about exercises in general, not one exercise.
+HABITUAL = re.compile(
+    r"\b(previously|regularly|routinely|often|frequently|usually|criticis(?:ed|es)|criticiz(?:ed|es)"
+    r"|condemn(?:ed|s)|protest(?:ed|s)|opposes|opposed)\b",
+    re.IGNORECASE,
+)
 EXERCISE_ACTION = re.compile(
     r"\b(held|hold|holds|holding|began|begin|begins|conduct(?:ed|s|ing)?|participat(?:ed|es|ing)|took part|"
     r"take part|launch(?:ed|es)?|stag(?:ed|es|ing)|start(?:ed|s)|wrapped up|conclud(?:ed|es)|kicked off"
