@@ -97,5 +97,5 @@ class Article:
 class Reject:
     source: str
     input: str  # the path or URL that failed
-    stage: str  # fetch | clean | dedup | extract | load | validate
+    stage: str  # fetch | clean | dedup | extract | load | validate | reprocess
     error: str  # one line that names the input and, where known, the fix

@@ -38,7 +38,7 @@ def small_warehouse(tmp_path: Path) -> Path:
 
 
 @pytest.mark.unit
-@pytest.mark.parametrize("command", [[], ["run"], ["sql"], ["runs"], ["report"]])
+@pytest.mark.parametrize("command", [[], ["run"], ["sql"], ["runs"], ["report"], ["serve"], ["reprocess"]])
 def test_every_command_has_help(command):
     result = runner.invoke(app, [*command, "--help"])
     assert result.exit_code == 0, result.output

@@ -58,6 +58,7 @@ WRITE_RULES: dict[str, tuple[str, tuple[str, ...]]] = {
     "quarantine": ("append", ()),
 }
 TABLES: tuple[str, ...] = tuple(WRITE_RULES)
+WRITE_RULE_NAMES = ("insert_new", "replace", "append")
 
 
 class WarehouseBusy(RuntimeError):
@@ -96,6 +97,7 @@ class StagedRun:
 
     tables: dict[str, pa.Table]
     skipped: dict[str, int] = field(default_factory=dict)  # rows already stored, per table
+    rules: dict[str, str] = field(default_factory=dict)  # this run's write-rule overrides (see stage())
 
     def rows(self, name: str) -> int:
         table = self.tables.get(name)
@@ -148,7 +150,8 @@ class Warehouse:
             if read_only:
                 con.execute(f"ATTACH 'ducklake:{_sql_str(self.catalog_url)}' AS {LAKE} (READ_ONLY)")
             else:
-                Path(self.data_path).mkdir(parents=True, exist_ok=True)
+                if "://" not in self.data_path:  # object storage needs no folder
+                    Path(self.data_path).mkdir(parents=True, exist_ok=True)
                 # Inlining off: every row lands in Parquet, as the product promises.
                 con.execute(
                     f"ATTACH 'ducklake:{_sql_str(self.catalog_url)}' AS {LAKE} "
@@ -274,12 +277,26 @@ class Warehouse:
         return (self.raw_dir / sha256[:2] / sha256).read_bytes()
 
     # ---------------------------------------------------------------- writes
-    def stage(self, con: duckdb.DuckDBPyConnection, tables: Mapping[str, pa.Table]) -> StagedRun:
-        """Reduce a run's rows to those the warehouse does not hold yet. Writes nothing."""
+    def stage(self, con: duckdb.DuckDBPyConnection, tables: Mapping[str, pa.Table],
+              rules: Mapping[str, str] | None = None) -> StagedRun:
+        """Reduce a run's rows to those the warehouse does not hold yet. Writes nothing.
+
+        `rules` overrides a table's write rule for this run, e.g. {"articles": "replace"} for a
+        reprocess that rewrites stored articles under their own keys; `publish` obeys it too.
+        """
+        overrides = dict(rules or {})
+        for name, rule in overrides.items():
+            if rule not in WRITE_RULE_NAMES:
+                raise ValueError(f"write rule {rule!r} for table {_table_name(name)}: "
+                                 f"expected one of {', '.join(WRITE_RULE_NAMES)}")
+            if rule != "append" and not WRITE_RULES[_table_name(name)][1]:
+                raise ValueError(f"write rule {rule!r} for table {name}: the table has no key, "
+                                 "so its rows can only be appended")
         staged: dict[str, pa.Table] = {}
         skipped: dict[str, int] = {}
         for name, table in tables.items():
             rule, keys = WRITE_RULES[_table_name(name)]
+            rule = overrides.get(name, rule)
             if table is None:
                 continue
             if rule == "append" or table.num_rows == 0:
@@ -307,7 +324,7 @@ class Warehouse:
                 con.unregister("_incoming")
             staged[name] = out
             skipped[name] = table.num_rows - out.num_rows
-        return StagedRun(tables=staged, skipped=skipped)
+        return StagedRun(tables=staged, skipped=skipped, rules=overrides)
 
     def publish(self, con: duckdb.DuckDBPyConnection, staged: StagedRun,
                 fault_hook: FaultHook | None = None) -> None:
@@ -318,6 +335,7 @@ class Warehouse:
                 if table is None or table.num_rows == 0:
                     continue
                 rule, keys = WRITE_RULES[_table_name(name)]
+                rule = staged.rules.get(name, rule)
                 con.register("_staged", table)
                 try:
                     if rule == "replace":

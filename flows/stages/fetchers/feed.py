@@ -7,6 +7,7 @@ feed that itself came over HTTP: a feed file on disk never causes network I/O.
 
 from __future__ import annotations
 
+import html
 import io
 import json
 import mimetypes
@@ -109,6 +110,10 @@ def _entry_body(entry: feedparser.FeedParserDict) -> tuple[str, Literal["html", 
     if not candidates:
         return "", "text"
     value, media_type = max(candidates, key=lambda c: len(c[0]))
+    if "html" in media_type and "<" not in value:
+        # feedparser types every RSS <description> text/html; one without a single tag is plain
+        # text, and handing it to the HTML extractor would find no document in it.
+        return html.unescape(value), "text"
     is_html = "html" in media_type or (media_type == "" and looks_like_html(value))
     return value, "html" if is_html else "text"
 
@@ -320,6 +325,15 @@ def feed_result(
             f"feed {feed_input}: malformed XML ({feed.malformed}); kept the {len(feed.entries)} entries read",
         )
     entries = feed.entries
+    if not entries and fetcher is not None and feed_url is not None and fetcher.read_before(feed_url):
+        # Not an error on its own (a quiet feed), but a feed that used to be read and now parses
+        # to nothing has often moved or broken: say so in the run's rejects.
+        result.reject(
+            source,
+            feed_input,
+            f"feed {feed_input}: parsed, but 0 entries, and it was read before; "
+            "has the feed moved, or does it now serve something else?",
+        )
     if len(entries) > cfg.max_items_per_feed:
         result.reject(
             source,
@@ -408,8 +422,19 @@ def items_from_feed_response(
     return feed_result(source, document, feed, cfg, fetcher, feed_url=response.requested_url)
 
 
-def items_from_feed_file(source: str, path: Path, cfg: FetchConfig, body: bytes | None = None) -> FetchResult:
-    """A feed saved on disk: parsed like a fetched one, but never fetches item pages."""
+def items_from_feed_file(
+    source: str,
+    path: Path,
+    cfg: FetchConfig,
+    body: bytes | None = None,
+    *,
+    fetched_at: datetime | None = None,
+) -> FetchResult:
+    """A feed saved on disk: parsed like a fetched one, but never fetches item pages.
+
+    With `body` given nothing is read from disk; `fetched_at` (default: now) lets `reprocess`
+    rebuild the items of a stored copy with the time it was first read.
+    """
     try:
         if body is None:
             body = read_local_file(path, cfg.max_file_bytes)
@@ -426,7 +451,7 @@ def items_from_feed_file(source: str, path: Path, cfg: FetchConfig, body: bytes 
         source=source,
         uri=str(path),
         body=body,
-        fetched_at=datetime.now(UTC),
+        fetched_at=fetched_at or datetime.now(UTC),
         http_status=None,
         content_type=mimetypes.guess_type(path.name)[0],
     )

@@ -234,6 +234,11 @@ class HttpFetcher:
         row = self._state.get(url)
         return row is not None and row.holds_content
 
+    def read_before(self, url: str) -> bool:
+        """Did an earlier run read a body from this URL (stored fetch_state with a hash)?"""
+        row = self._state.get(url)
+        return row is not None and row.holds_content
+
     def forget_validators(self, url: str) -> None:
         """Drop this run's ETag/Last-Modified/hash for `url`, so the next run reads it in full.
 

@@ -150,123 +150,142 @@ class LocalSource(ArticleSource):
         except FetchError as exc:
             result.reject(self.name, str(path), str(exc))
             return
-        if suffix in FEED_SUFFIXES or (suffix == ".json" and is_feed_file(path, body)):
-            result.extend(items_from_feed_file(self.name, path, self.cfg, body))
-            return
-        fetched_at = _now()
-        document = make_document(
-            source=self.name,
-            uri=str(path),
-            body=body,
-            fetched_at=fetched_at,
-            http_status=None,
-            content_type=mimetypes.guess_type(path.name)[0],
-        )
-        text, encoding = decode_bytes(body)
-        text = clean_text(text)
-        if suffix in RECORD_SUFFIXES:
-            items = self._record_items(path, document, text, encoding, suffix, result)
-        elif not text.strip():
-            result.reject(self.name, str(path), f"file {path}: no text after decoding ({encoding})")
-            return
-        elif suffix in HTML_SUFFIXES:
-            items = [self._item(document, str(path), "html", text, encoding, title=html_title_hint(text))]
-        else:
-            title, content = split_title(text)
-            items = [self._item(document, str(path), "text", content, encoding, title=title,
-                                published_at=date_from_filename(path.name))]
-        if items:
-            result.documents.append(document)
-            result.items.extend(items)
+        result.extend(items_from_file_bytes(self.name, path, body, self.cfg, _now()))
 
-    def _item(
-        self,
-        document: RawDocument,
-        uri: str,
-        item_format: str,
-        content: str,
-        encoding: str,
-        *,
-        title: str | None = None,
-        url: str | None = None,
-        author: str | None = None,
-        published_at: datetime | None = None,
-    ) -> Item:
-        return Item(
-            doc_id=document.doc_id,
-            source=self.name,
-            uri=uri,
-            format="html" if item_format == "html" else "text",
-            content=content,
-            fetched_at=document.fetched_at,
-            url=url,
-            title=clean_optional(title),
-            author=clean_optional(author),
-            published_at=published_at,
-            encoding=encoding,
-        )
 
-    def _record_items(
-        self, path: Path, document: RawDocument, text: str, encoding: str, suffix: str, result: FetchResult
-    ) -> list[Item]:
-        """One item per record; a bad record is a reject naming file:line, the rest still load."""
-        records: list[tuple[str, str, object]] = []  # (where for errors, item uri, record)
-        if suffix == ".jsonl":
-            for line_number, line in enumerate(text.split("\n"), start=1):
-                if not line.strip():
-                    continue
-                where = f"{path}:{line_number}"
-                try:
-                    records.append((where, f"{path}#L{line_number}", json.loads(line)))
-                except ValueError as exc:
-                    result.reject(self.name, where, f"file {where}: not valid JSON ({exc})")
-        else:
+def items_from_file_bytes(source: str, path: Path, body: bytes, cfg: FetchConfig,
+                          fetched_at: datetime) -> FetchResult:
+    """The document and items of one local file's bytes, read as `LocalSource` reads them.
+
+    No disk access beyond `body`: `reprocess` calls this with the raw store's copy of the
+    bytes (and the stored `fetched_at`) to rebuild exactly the items the fetch made.
+    """
+    result = FetchResult()
+    suffix = path.suffix.lower()
+    if suffix in FEED_SUFFIXES or (suffix == ".json" and is_feed_file(path, body)):
+        return items_from_feed_file(source, path, cfg, body, fetched_at=fetched_at)
+    document = make_document(
+        source=source,
+        uri=str(path),
+        body=body,
+        fetched_at=fetched_at,
+        http_status=None,
+        content_type=mimetypes.guess_type(path.name)[0],
+    )
+    text, encoding = decode_bytes(body)
+    text = clean_text(text)
+    if suffix in RECORD_SUFFIXES:
+        items = _record_items(source, path, document, text, encoding, suffix, result)
+    elif not text.strip():
+        result.reject(source, str(path), f"file {path}: no text after decoding ({encoding})")
+        return result
+    elif suffix in HTML_SUFFIXES:
+        items = [_item(source, document, str(path), "html", text, encoding, title=html_title_hint(text))]
+    else:
+        title, content = split_title(text)
+        items = [_item(source, document, str(path), "text", content, encoding, title=title,
+                       published_at=date_from_filename(path.name))]
+    if items:
+        result.documents.append(document)
+        result.items.extend(items)
+    return result
+
+
+def _item(
+    source: str,
+    document: RawDocument,
+    uri: str,
+    item_format: str,
+    content: str,
+    encoding: str,
+    *,
+    title: str | None = None,
+    url: str | None = None,
+    author: str | None = None,
+    published_at: datetime | None = None,
+) -> Item:
+    return Item(
+        doc_id=document.doc_id,
+        source=source,
+        uri=uri,
+        format="html" if item_format == "html" else "text",
+        content=content,
+        fetched_at=document.fetched_at,
+        url=url,
+        title=clean_optional(title),
+        author=clean_optional(author),
+        published_at=published_at,
+        encoding=encoding,
+    )
+
+
+def _record_items(
+    source: str, path: Path, document: RawDocument, text: str, encoding: str, suffix: str, result: FetchResult
+) -> list[Item]:
+    """One item per record; a bad record is a reject naming file:line, the rest still load."""
+    records: list[tuple[str, str, object]] = []  # (where for errors, item uri, record)
+    if suffix == ".jsonl":
+        for line_number, line in enumerate(text.split("\n"), start=1):
+            if not line.strip():
+                continue
+            where = f"{path}:{line_number}"
             try:
-                data = json.loads(text)
+                records.append((where, f"{path}#L{line_number}", json.loads(line)))
             except ValueError as exc:
-                result.reject(self.name, str(path), f"file {path}: not valid JSON ({exc})")
-                return []
-            if isinstance(data, list):
-                records = [(f"{path}:[{i}]", f"{path}#{i}", record) for i, record in enumerate(data)]
-            else:
-                records = [(str(path), str(path), data)]
-        items = []
-        for where, uri, record in records:
-            item = self._record_item(where, uri, document, record, encoding, result)
-            if item is not None:
-                items.append(item)
-        return items
+                result.reject(source, where, f"file {where}: not valid JSON ({exc})")
+    else:
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            result.reject(source, str(path), f"file {path}: not valid JSON ({exc})")
+            return []
+        if isinstance(data, list):
+            records = [(f"{path}:[{i}]", f"{path}#{i}", record) for i, record in enumerate(data)]
+        else:
+            records = [(str(path), str(path), data)]
+    items = []
+    for where, uri, record in records:
+        item = _record_item(source, where, uri, document, record, encoding, result)
+        if item is not None:
+            items.append(item)
+    return items
 
-    def _record_item(
-        self, where: str, uri: str, document: RawDocument, record: object, encoding: str, result: FetchResult
-    ) -> Item | None:
-        if not isinstance(record, dict):
-            result.reject(
-                self.name, where, f"file {where}: expected a JSON object, got {type(record).__name__}"
-            )
-            return None
-        content = next(
-            (record[f] for f in _RECORD_TEXT_FIELDS if isinstance(record.get(f), str) and record[f].strip()),
-            None,
+
+def _record_item(
+    source: str,
+    where: str,
+    uri: str,
+    document: RawDocument,
+    record: object,
+    encoding: str,
+    result: FetchResult,
+) -> Item | None:
+    if not isinstance(record, dict):
+        result.reject(source, where, f"file {where}: expected a JSON object, got {type(record).__name__}")
+        return None
+    content = next(
+        (record[f] for f in _RECORD_TEXT_FIELDS if isinstance(record.get(f), str) and record[f].strip()),
+        None,
+    )
+    if content is None:
+        result.reject(
+            source, where, f"file {where}: record has no 'text' (or 'content'/'body') string; skipped"
         )
-        if content is None:
-            result.reject(
-                self.name, where, f"file {where}: record has no 'text' (or 'content'/'body') string; skipped"
-            )
-            return None
-        published_raw = next((record[f] for f in _RECORD_DATE_FIELDS if record.get(f)), None)
-        url = record.get("url")
-        return self._item(
-            document,
-            uri,  # records have no address of their own: the file plus the line or index names one
-            "html" if record.get("format") == "html" else "text",
-            clean_text(content),
-            encoding,
-            title=record.get("title") if isinstance(record.get("title"), str) else None,
-            url=clean_optional(url) if isinstance(url, str) else None,
-            author=record.get("author") if isinstance(record.get("author"), str) else None,
-            published_at=parse_datetime(published_raw),
-        )
+        return None
+    published_raw = next((record[f] for f in _RECORD_DATE_FIELDS if record.get(f)), None)
+    url = record.get("url")
+    return _item(
+        source,
+        document,
+        uri,  # records have no address of their own: the file plus the line or index names one
+        "html" if record.get("format") == "html" else "text",
+        clean_text(content),
+        encoding,
+        title=record.get("title") if isinstance(record.get("title"), str) else None,
+        url=clean_optional(url) if isinstance(url, str) else None,
+        author=record.get("author") if isinstance(record.get("author"), str) else None,
+        published_at=parse_datetime(published_raw),
+    )
 
 
 _FILENAME_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?=[-_. ])")
