@@ -106,3 +106,15 @@ def test_second_writer_gets_one_clear_line(tmp_path):
     assert "\n" not in message and "another run is writing" in message and str(tmp_path) in message
     with wh.write_lock():  # released: the next writer gets it
         pass
+
+
+def test_scoped_replace_clears_groups_that_now_have_no_rows(lake):
+    wh, con = lake
+    wh.publish(con, wh.stage(con, {"entity_mentions": _mentions(("art1", "e1", 0), ("art2", "e1", 5))}))
+    # art1 was re-derived and now has no mentions; art2 was not touched.
+    staged = wh.stage(con, {"entity_mentions": _mentions()})
+    staged.scopes["entity_mentions"] = ["art1"]
+    wh.publish(con, staged)
+    assert con.execute("SELECT article_id FROM entity_mentions").fetchall() == [("art2",)]
+    with pytest.raises(ValueError, match="only replace-by-key"):
+        wh.publish(con, StagedRun(tables={}, scopes={"documents": ["x"]}))

@@ -98,6 +98,10 @@ class StagedRun:
     tables: dict[str, pa.Table]
     skipped: dict[str, int] = field(default_factory=dict)  # rows already stored, per table
     rules: dict[str, str] = field(default_factory=dict)  # this run's write-rule overrides (see stage())
+    # Replace-by-group tables whose groups this run re-derived: table → key values to clear
+    # before inserting, so a group that now has no rows (an article re-extracted with no
+    # quotes) loses its old ones too.
+    scopes: dict[str, list[str]] = field(default_factory=dict)
 
     def rows(self, name: str) -> int:
         table = self.tables.get(name)
@@ -331,6 +335,12 @@ class Warehouse:
         """Write every staged table in one DuckLake transaction (one snapshot), or nothing."""
         con.execute("BEGIN TRANSACTION")
         try:
+            for name, values in staged.scopes.items():
+                rule, keys = WRITE_RULES[_table_name(name)]
+                if rule != "replace" or not values:
+                    raise ValueError(f"scope for {name}: only replace-by-key tables can be cleared")
+                con.execute(f'DELETE FROM {LAKE}.{name} WHERE "{_ident(keys[0])}" IN (SELECT unnest(?))',
+                            [list(values)])
             for name, table in staged.tables.items():
                 if table is None or table.num_rows == 0:
                     continue

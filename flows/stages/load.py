@@ -285,7 +285,7 @@ def publish_run(lake: Lake, staged_and_bodies: tuple[StagedRun, dict[str, bytes]
             tables["validation_results"] = to_arrow("validation_results", outcome.results)
             tables["quarantine"] = to_arrow("quarantine", outcome.quarantine)
             tables["runs"] = to_arrow("runs", [summary.runs_row()])
-            lake.warehouse.publish(lake.con, StagedRun(tables=tables, rules=staged.rules),
+            lake.warehouse.publish(lake.con, StagedRun(tables=tables, rules=staged.rules, scopes=staged.scopes),
                                    fault_hook=kill_at(config.fault_point))
             summary.snapshot_id = lake.warehouse.snapshot_id(lake.con)
         count.rows_in = sum(t.num_rows for t in staged.tables.values())

@@ -272,12 +272,20 @@ def reprocess_tables(articles: list[Article], selection: StoredSelection, extrac
     return tables
 
 
+ARTICLE_SCOPED = ("entity_mentions", "event_mentions", "quotes", "article_stories")
+
+
 def stage_reprocess(lake: Lake, summary: RunSummary, tables: dict[str, pa.Table],
                     documents_read: int) -> tuple[StagedRun, dict[str, bytes]]:
     """Stage the rows with articles and signatures replaced by key; no raw bytes are new."""
     progress.stage_started("stage")
     with summary.stage("stage") as count:
         staged = lake.warehouse.stage(lake.con, tables, rules=REPROCESS_RULES)
+        rewritten = staged.tables["articles"].column("article_id").to_pylist() if "articles" in staged.tables else []
+        if rewritten:
+            # Re-extraction is the whole truth for these articles: mentions, quotes and story
+            # links it no longer finds must go, not linger from the earlier run.
+            staged.scopes.update({name: rewritten for name in ARTICLE_SCOPED})
     count.rows_in = sum(t.num_rows for t in tables.values())
     count.rows_out = sum(t.num_rows for t in staged.tables.values())
     count.extra["articles_rewritten"] = staged.rows("articles")
