@@ -27,7 +27,8 @@ app = typer.Typer(
     add_completion=False,
 )
 out = Console()
-err = Console(stderr=True)
+# soft_wrap: an error is one line even when stderr is not a terminal (rich wraps at 80 columns).
+err = Console(stderr=True, soft_wrap=True)
 
 WAREHOUSE_HELP = "Warehouse directory. Default: $WIRELAKE_WAREHOUSE, else ./warehouse."
 RUN_EPILOG = (
@@ -194,10 +195,11 @@ def sql(
     wh = _warehouse(warehouse)
     try:
         with wh.reader() as con:
+            wh.check_read_only_sql(con, query)
             rel = con.execute(query)
             columns = [d[0] for d in rel.description] if rel.description else []
             rows = rel.fetchall() if columns else []
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, ValueError) as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from None
     except (duckdb.InvalidInputException, duckdb.PermissionException) as exc:

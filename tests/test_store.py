@@ -118,3 +118,13 @@ def test_scoped_replace_clears_groups_that_now_have_no_rows(lake):
     assert con.execute("SELECT article_id FROM entity_mentions").fetchall() == [("art2",)]
     with pytest.raises(ValueError, match="only replace-by-key"):
         wh.publish(con, StagedRun(tables={}, scopes={"documents": ["x"]}))
+
+
+def test_orphaned_data_files_are_deleted_and_referenced_ones_kept(lake):
+    wh, con = lake
+    wh.publish(con, wh.stage(con, {"entities": _entities(("e1", "Kept"))}))
+    orphan = wh.root / "data" / "main" / "entities" / "ducklake-00000000-0000-0000-0000-000000000000.parquet"
+    con.execute(f"COPY (SELECT 1 AS x) TO '{orphan}' (FORMAT parquet)")
+    assert wh.delete_orphaned_files(con) == 1
+    assert not orphan.exists()
+    assert con.execute("SELECT name FROM entities").fetchall() == [("Kept",)]

@@ -172,6 +172,24 @@ class Warehouse:
             raise
         return con
 
+    @staticmethod
+    def check_read_only_sql(con: duckdb.DuckDBPyConnection, query: str) -> None:
+        """Allow exactly one SELECT/EXPLAIN statement; anything else is refused before it runs.
+
+        Read-only attach and external-access settings already stop most writes, but some
+        statements touch files before they fail (ATTACH creates a catalog file, CREATE makes a
+        data folder) and COPY/EXPORT may write inside the warehouse's allowed directories.
+        """
+        try:
+            statements = con.extract_statements(query)
+        except duckdb.Error as exc:
+            raise ValueError(f"not valid SQL: {str(exc).splitlines()[0]}") from None
+        if len(statements) != 1:
+            raise ValueError(f"one statement at a time, got {len(statements)}")
+        kind = statements[0].type
+        if kind not in (duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN):
+            raise ValueError(f"refused: only SELECT queries are allowed here, got {kind.name}")
+
     @contextlib.contextmanager
     def reader(self) -> Iterator[duckdb.DuckDBPyConnection]:
         con = self.connect(read_only=True)
@@ -366,6 +384,15 @@ class Warehouse:
             raise
         if fault_hook:
             fault_hook("after_commit")
+
+    def delete_orphaned_files(self, con: duckdb.DuckDBPyConnection) -> int:
+        """Remove data files no snapshot references (left by a writer killed before COMMIT).
+
+        Only call it while holding the write lock: then no other writer can have files in flight,
+        and readers never open unreferenced files.
+        """
+        rows = con.execute(f"CALL ducklake_delete_orphaned_files('{LAKE}', cleanup_all => true)").fetchall()
+        return len(rows)
 
     def snapshot_id(self, con: duckdb.DuckDBPyConnection) -> int:
         return con.execute(f"SELECT max(snapshot_id) FROM {LAKE}.snapshots()").fetchone()[0]

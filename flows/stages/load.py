@@ -102,6 +102,9 @@ def open_lake(config: WirelakeConfig, summary: RunSummary) -> Iterator[Lake]:
         con = warehouse.connect()
         try:
             warehouse.ensure_schema(con)
+            removed = warehouse.delete_orphaned_files(con)
+            if removed:
+                log.warning("warehouse %s: removed %d data files left by an interrupted run", warehouse.root, removed)
             lake = Lake(warehouse, con)
             try:
                 yield lake
@@ -110,7 +113,7 @@ def open_lake(config: WirelakeConfig, summary: RunSummary) -> Iterator[Lake]:
                 summary.message = f"{type(exc).__name__}: {exc}"
                 log.error("run %s failed:\n%s", summary.run_id, traceback.format_exc())
                 with contextlib.suppress(Exception):
-                    _record_run_only(lake, summary, [], [])
+                    _record_run_only(lake, summary, [], None)
                 raise
         finally:
             con.close()
