@@ -8,6 +8,7 @@ the whole run, so two runs never interleave their reads and writes.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 from prefect import flow, task, unmapped
@@ -77,6 +78,32 @@ def publish_task(lake, staged, outcome, summary, cfg):
     return result
 
 
+def lock_holder() -> str:
+    """How this run names itself in the warehouse's lock file."""
+    from prefect.runtime import flow_run
+
+    return f"flow_run {flow_run.id}" if flow_run.id else ""
+
+
+def reconcile_crashed(stale_holder: str) -> None:
+    """A run that died holding the write lock is still RUNNING in Prefect: mark it Crashed.
+
+    Only a holder that never released the lock leaves its name in the lock file, so this never
+    touches a run that is alive (a live holder would still hold the lock we now hold).
+    """
+    match = re.search(r"flow_run ([0-9a-f-]{36})", stale_holder)
+    if not match:
+        return
+    from prefect.client.orchestration import get_client
+    from prefect.states import Crashed
+
+    with get_client(sync_client=True) as client:
+        stale = client.read_flow_run(match.group(1))
+        if stale.state is not None and not stale.state.is_final():
+            client.set_flow_run_state(stale.id, Crashed(message="died while holding the warehouse write lock; "
+                                                        "nothing it staged was published"), force=True)
+
+
 def clean_by_source(items, cfg):
     """Clean in parallel, one task per group of sources (boilerplate is learnt per source).
 
@@ -97,7 +124,8 @@ def clean_by_source(items, cfg):
 def ingest(config: WirelakeConfig, sources: list[Source]) -> dict:
     summary = RunSummary(run_id=new_run_id(), kind="ingest", started_at=datetime.now(UTC),
                          config_hash=config.config_hash(), config_json=config.model_dump_json())
-    with load.open_lake(config, summary) as lake:
+    with load.open_lake(config, summary, holder=lock_holder()) as lake:
+        reconcile_crashed(lake.stale_holder)
         batch = load.Batch(summary, config)
         prior = prior_task(lake, config)
         batch.fetched = load.counted(summary, "fetch", len(sources), on_runner(fetch_task), sources,

@@ -17,7 +17,7 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
 from flows.config import WirelakeConfig
-from flows.ingest import clean_task, extract_task, publish_task, validate_task
+from flows.ingest import clean_task, extract_task, lock_holder, publish_task, reconcile_crashed, validate_task
 from flows.run_records import RunSummary, new_run_id
 from flows.stages import load
 from flows.stages import reprocess as stages
@@ -58,7 +58,8 @@ def stage_task(lake, summary, config, selection, articles, extracted, rejects, d
 def reprocess(config: WirelakeConfig, since: datetime | None = None) -> dict:
     summary = RunSummary(run_id=new_run_id(), kind="reprocess", started_at=datetime.now(UTC),
                          config_hash=config.config_hash(), config_json=config.model_dump_json())
-    with load.open_lake(config, summary) as lake:
+    with load.open_lake(config, summary, holder=lock_holder()) as lake:
+        reconcile_crashed(lake.stale_holder)
         selection = stored_task(lake, since)
         replayed = load.counted(summary, "replay", len(selection.articles), replay_task, selection, lake,
                                 config.fetch)

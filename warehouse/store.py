@@ -237,8 +237,13 @@ class Warehouse:
 
     # ---------------------------------------------------------------- locking
     @contextlib.contextmanager
-    def write_lock(self, wait_seconds: float = 0.0) -> Iterator[None]:
-        """One writer per warehouse. Waits up to `wait_seconds`, then raises WarehouseBusy."""
+    def write_lock(self, wait_seconds: float = 0.0, holder: str = "") -> Iterator[str]:
+        """One writer per warehouse. Waits up to `wait_seconds`, then raises WarehouseBusy.
+
+        The lock file names its holder (`holder`, e.g. the Prefect flow run id) while held and is
+        emptied on release. Yields what an earlier holder left in it: non-empty only when that
+        holder died without releasing (SIGKILL, power loss), so the caller can mark it crashed.
+        """
         self.root.mkdir(parents=True, exist_ok=True)
         path = self.root / ".write.lock"
         fh = open(path, "a+")  # noqa: SIM115 - held for the lock's lifetime
@@ -251,17 +256,19 @@ class Warehouse:
                 except BlockingIOError:
                     if time.monotonic() >= deadline:
                         fh.seek(0)
-                        holder = fh.read().strip() or "another process"
+                        current = fh.read().strip() or "another process"
                         raise WarehouseBusy(
-                            f"warehouse {self.root}: another run is writing ({holder}); "
+                            f"warehouse {self.root}: another run is writing ({current}); "
                             "wait for it to finish or raise --lock-wait"
                         ) from None
                     time.sleep(0.2)
             fh.seek(0)
+            stale = fh.read().strip()
+            fh.seek(0)
             fh.truncate()
-            fh.write(f"pid {os.getpid()}")
+            fh.write(f"pid {os.getpid()}" + (f" {holder}" if holder else ""))
             fh.flush()
-            yield
+            yield stale
         finally:
             with contextlib.suppress(OSError):
                 fh.truncate(0)

@@ -48,6 +48,7 @@ class Lake:
 
     warehouse: Warehouse
     con: Any  # duckdb.DuckDBPyConnection; Any keeps Prefect from trying to validate it
+    stale_holder: str = ""  # the lock file's text left by a run that died holding the lock
 
 
 @dataclass
@@ -95,17 +96,21 @@ class Outcome:
 
 
 @contextlib.contextmanager
-def open_lake(config: WirelakeConfig, summary: RunSummary) -> Iterator[Lake]:
-    """Hold the write lock, open the writer connection, and record a failed run on any error."""
+def open_lake(config: WirelakeConfig, summary: RunSummary, holder: str = "") -> Iterator[Lake]:
+    """Hold the write lock, open the writer connection, and record a failed run on any error.
+
+    `holder` names this run in the lock file; `Lake.stale_holder` is what a previous holder that
+    died without releasing left there.
+    """
     warehouse = Warehouse(config.warehouse, config.catalog_url, config.data_path)
-    with warehouse.write_lock(config.lock_wait_seconds):
+    with warehouse.write_lock(config.lock_wait_seconds, holder=holder) as stale:
         con = warehouse.connect()
         try:
             warehouse.ensure_schema(con)
             removed = warehouse.delete_orphaned_files(con)
             if removed:
                 log.warning("warehouse %s: removed %d data files left by an interrupted run", warehouse.root, removed)
-            lake = Lake(warehouse, con)
+            lake = Lake(warehouse, con, stale_holder=stale)
             try:
                 yield lake
             except BaseException as exc:

@@ -177,18 +177,18 @@ def test_15_killed_runs_leave_no_stale_warehouse_lock(crash_lab):
         pass
 
 
-@pytest.mark.xfail(strict=True, reason="a SIGKILLed flow run stays RUNNING in Prefect: no heartbeat/zombie "
-                   "automation or startup reconciliation marks it Crashed (flows/ingest.py)")
 def test_15_killed_flow_runs_are_not_left_running_in_prefect(crash_lab):
     import asyncio
 
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterTags
+    from prefect.client.schemas.sorting import FlowRunSort
 
     async def states() -> list[str]:
         async with get_client() as client:
             runs = await client.read_flow_runs(
-                flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=[crash_lab.tag])))
+                flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=[crash_lab.tag])),
+                sort=FlowRunSort.ID_DESC, limit=100)
             return [r.state.type.value for r in runs]
 
     found = asyncio.run(states())
