@@ -188,7 +188,7 @@ class Warehouse:
             raise ValueError(f"one statement at a time, got {len(statements)}")
         kind = statements[0].type
         if kind not in (duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN):
-            raise ValueError(f"refused: only SELECT queries are allowed here, got {kind.name}")
+            raise ValueError(f"refused: the warehouse is read-only here; only SELECT queries run (got {kind.name})")
 
     @contextlib.contextmanager
     def reader(self) -> Iterator[duckdb.DuckDBPyConnection]:
