@@ -78,6 +78,12 @@ def publish_task(lake, staged, outcome, summary, cfg):
     return result
 
 
+def fetch_config(config: WirelakeConfig):
+    """Fetching may not outlive the run: its stage deadline is capped by the run's timeout."""
+    deadline = min(config.fetch.stage_deadline_seconds, config.run_timeout_seconds)
+    return config.fetch.model_copy(update={"stage_deadline_seconds": deadline})
+
+
 def lock_holder() -> str:
     """How this run names itself in the warehouse's lock file."""
     from prefect.runtime import flow_run
@@ -129,7 +135,7 @@ def ingest(config: WirelakeConfig, sources: list[Source]) -> dict:
         batch = load.Batch(summary, config)
         prior = prior_task(lake, config)
         batch.fetched = load.counted(summary, "fetch", len(sources), on_runner(fetch_task), sources,
-                                     config.fetch, prior.fetch)
+                                     fetch_config(config), prior.fetch)
         batch.cleaned = load.counted(summary, "clean", len(batch.fetched.items), clean_by_source,
                                      batch.fetched.items, config.clean)
         batch.deduped = load.counted(summary, "dedup", len(batch.cleaned[0]), on_runner(dedup_task),

@@ -428,7 +428,8 @@ class HttpFetcher:
             raise self._not_requested(
                 url, url, f"the fetch stage deadline (fetch.stage_deadline_seconds={limit:g}) has passed"
             )
-        budget = self.cfg.timeout_seconds  # seconds left to talk to servers, across the hops
+        # Seconds left to talk to servers across the hops; never past the stage's own deadline.
+        budget = min(self.cfg.timeout_seconds, self._stage_deadline - time.monotonic())
         current = url
         for _hop in range(MAX_REDIRECTS + 1):
             self._check_scheme(url, current)
