@@ -26,7 +26,7 @@ import httpx
 
 from flows.config import FetchConfig
 from flows.records import Source
-from flows.stages.fetchers.base import ArticleSource, FetchResult, fetcher_or_temporary
+from flows.stages.fetchers.base import ArticleSource, FetchResult, FetcherSource, fetcher_or_temporary
 from flows.stages.fetchers.decode import clean_text, decode_bytes
 from flows.stages.fetchers.feed import (
     FeedSource,
@@ -68,14 +68,8 @@ __all__ = [
 ]
 
 
-class AutoUrlSource(ArticleSource):
+class AutoUrlSource(FetcherSource):
     """An http(s) URL of unknown kind: one GET, then read as a feed or a page by what came back."""
-
-    def __init__(self, name: str, location: str, cfg: FetchConfig, fetcher: HttpFetcher | None = None):
-        self.name = name
-        self.location = location
-        self.cfg = cfg
-        self.fetcher = fetcher
 
     def fetch(self) -> FetchResult:
         # Always requested (conditionally), like a feed: until it answers we do not know it is a page.

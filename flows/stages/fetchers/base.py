@@ -80,6 +80,16 @@ class ArticleSource(ABC):
         return f"{type(self).__name__}(name={self.name!r}, location={self.location!r})"
 
 
+class FetcherSource(ArticleSource):
+    """A source that may go over HTTP: it shares the run's fetcher, or makes its own."""
+
+    def __init__(self, name: str, location: str, cfg: FetchConfig, fetcher: HttpFetcher | None = None):
+        self.name = name
+        self.location = location
+        self.cfg = cfg
+        self.fetcher = fetcher
+
+
 def make_document(
     *,
     source: str,

@@ -26,7 +26,7 @@ from defusedxml import DefusedXmlException
 from flows.config import FetchConfig
 from flows.records import Item, RawDocument
 from flows.stages.fetchers.base import (
-    ArticleSource,
+    FetcherSource,
     FetchResult,
     fetcher_or_temporary,
     looks_like_html,
@@ -480,14 +480,8 @@ def is_feed_file(path: Path, body: bytes | None = None) -> bool:
     return False
 
 
-class FeedSource(ArticleSource):
+class FeedSource(FetcherSource):
     """An RSS/Atom/RDF/JSON feed, from an http(s) URL or a local file."""
-
-    def __init__(self, name: str, location: str, cfg: FetchConfig, fetcher: HttpFetcher | None = None):
-        self.name = name
-        self.location = location
-        self.cfg = cfg
-        self.fetcher = fetcher
 
     def fetch(self) -> FetchResult:
         if not is_http_url(self.location):

@@ -7,7 +7,7 @@ from datetime import datetime
 from flows.config import FetchConfig
 from flows.records import Item, RawDocument
 from flows.stages.fetchers.base import (
-    ArticleSource,
+    FetcherSource,
     FetchResult,
     fetcher_or_temporary,
     html_title_hint,
@@ -84,14 +84,8 @@ def items_from_page_response(source: str, response: HttpResponse) -> FetchResult
     return result
 
 
-class PageSource(ArticleSource):
+class PageSource(FetcherSource):
     """One web page URL."""
-
-    def __init__(self, name: str, location: str, cfg: FetchConfig, fetcher: HttpFetcher | None = None):
-        self.name = name
-        self.location = location
-        self.cfg = cfg
-        self.fetcher = fetcher
 
     def fetch(self) -> FetchResult:
         result = FetchResult()
