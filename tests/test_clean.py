@@ -468,13 +468,13 @@ def test_signup_box_blurb_tag_rows_and_fragments_are_removed():
         "Get the newsletter\n\n"
         "The timetable adds two sailings a day in summer and keeps the late boat on Fridays, "
         "which residents said they needed to reach evening shifts on the mainland.\n\n"
-        "Do you like this article? Click here to subscribe for full access.\n\n"
+        "Enjoying this story? Click here to unlock every report for a small monthly fee.\n\n"
         "The council's newsletter to residents will carry the new times next week, officials said."
     )
     article = clean_one(text_item(body))
     text = article.text
     for gone in ("Transport | Islands", "harbour politics", "Morning Newsletter", "in your inbox before breakfast",
-                 "Get the newsletter", "Do you like this article"):
+                 "Get the newsletter", "Enjoying this story"):
         assert gone not in text, gone
     # Real paragraphs, including one that mentions a newsletter mid-sentence, stay.
     assert text.startswith("Harbour officials approved")

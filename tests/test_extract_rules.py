@@ -173,7 +173,7 @@ def test_agreement_names_with_acronym_and_party_prefix(gaz):
     text = "The countries will sign a UK-Japan Reciprocal Access Agreement (RAA) soon."
     found = find_agreement_names(text, 0, len(text), gaz)
     assert found == [(text.find("Reciprocal"), text.find(" (RAA)"), "Reciprocal Access Agreement", "RAA")]
-    text = "Britain wants to join the Comprehensive and Progressive Agreement for Trans-Pacific Partnership."
+    text = "Britain has applied for membership of the Comprehensive and Progressive Agreement for Trans-Pacific Partnership."
     assert find_agreement_names(text, 0, len(text), gaz) == [], "a bloc's name is not an agreement event"
     text = "This Treaty on the Non-Proliferation of Nuclear Weapons binds them."
     assert (
