@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -41,3 +42,26 @@ def prefect_harness():
 
     with prefect_test_harness(server_startup_timeout=180):
         yield
+
+
+@pytest.fixture(scope="module")
+def server():
+    """A real threaded HTTP server on 127.0.0.1, one per test module."""
+    from pytest_httpserver import HTTPServer
+
+    # Threaded: feeds' item pages are fetched concurrently, and a slow response
+    # must not hold up other requests.
+    srv = HTTPServer(host="127.0.0.1", port=0, threaded=True)
+    srv.start()
+    yield srv
+    srv.clear()
+    if srv.is_running():
+        srv.stop()
+
+
+@pytest.fixture
+def http(server) -> Iterator:
+    """The module's server with its expectations and request log cleared around each test."""
+    server.clear()
+    yield server
+    server.clear()

@@ -60,25 +60,6 @@ CFG = FetchConfig(min_item_content_words=50, timeout_seconds=5.0, connect_timeou
 # ---------------------------------------------------------------- server helpers
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[HTTPServer]:
-    # Threaded: feeds' item pages are fetched concurrently, and a slow response
-    # must not hold up other requests.
-    srv = HTTPServer(host="127.0.0.1", port=0, threaded=True)
-    srv.start()
-    yield srv
-    srv.clear()
-    if srv.is_running():
-        srv.stop()
-
-
-@pytest.fixture
-def http(server: HTTPServer) -> Iterator[HTTPServer]:
-    server.clear()
-    yield server
-    server.clear()
-
-
 def base_url(srv: HTTPServer) -> str:
     return f"http://127.0.0.1:{srv.port}"
 

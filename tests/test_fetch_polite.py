@@ -56,16 +56,6 @@ HARBOUR_PAGES = {
 # ---------------------------------------------------------------- server helpers
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[HTTPServer]:
-    srv = HTTPServer(host="127.0.0.1", port=0, threaded=True)
-    srv.start()
-    yield srv
-    srv.clear()
-    if srv.is_running():
-        srv.stop()
-
-
 class Arrivals:
     """When each request reached the server (monotonic seconds), by path."""
 
@@ -83,13 +73,6 @@ class Arrivals:
     def gaps(self, path: str | None = None) -> list[float]:
         times = self.times(path)
         return [b - a for a, b in zip(times, times[1:], strict=False)]
-
-
-@pytest.fixture
-def http(server: HTTPServer) -> Iterator[HTTPServer]:
-    server.clear()
-    yield server
-    server.clear()
 
 
 def base_url(srv: HTTPServer) -> str:

@@ -221,23 +221,6 @@ def canaries() -> Iterator[tuple[Canary, Canary]]:
     other_port.close()
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[HTTPServer]:
-    srv = HTTPServer(host="127.0.0.1", port=0, threaded=True)
-    srv.start()
-    yield srv
-    srv.clear()
-    if srv.is_running():
-        srv.stop()
-
-
-@pytest.fixture
-def http(server: HTTPServer) -> Iterator[HTTPServer]:
-    server.clear()
-    yield server
-    server.clear()
-
-
 def base_url(srv: HTTPServer) -> str:
     return f"http://127.0.0.1:{srv.port}"
 
