@@ -21,7 +21,7 @@ from flows.run_records import RunSummary, new_run_id, summary_markdown
 from flows.stages import load
 from flows.stages.clean import clean_items
 from flows.stages.dedup import deduplicate
-from flows.stages.extract import extract
+from flows.stages.extract import extract, start_ner
 from flows.stages.fetch import fetch_all
 
 
@@ -45,9 +45,19 @@ def clean_task(items, cfg):
     return clean_items(items, cfg)
 
 
-@_stage_task("read-prior")
-def prior_task(lake, cfg):
-    return load.read_prior(lake, cfg)
+@_stage_task("read-fetch-state")
+def fetch_state_task(lake):
+    return load.read_fetch_state(lake)
+
+
+@_stage_task("read-dedup-prior")
+def dedup_prior_task(lake, cfg, needed):
+    return load.read_dedup_prior(lake, cfg, needed)
+
+
+@_stage_task("read-extract-prior")
+def extract_prior_task(lake, needed):
+    return load.read_extract_prior(lake, needed)
 
 
 @_stage_task("dedup")
@@ -110,6 +120,18 @@ def reconcile_crashed(stale_holder: str) -> None:
                                                         "nothing it staged was published"), force=True)
 
 
+def warm_up_extract(config: WirelakeConfig, batch: load.Batch) -> None:
+    """With items to clean, start spaCy's NER process now: its model loads while clean and dedup run."""
+    if batch.fetched.items and config.task_runner == "thread":
+        start_ner(config.extract)
+
+
+def warm_up_validation(batch: load.Batch) -> None:
+    """With new articles, import Great Expectations in the background while extract runs."""
+    if batch.new_articles:
+        load.preload_validation()
+
+
 def clean_by_source(items, cfg):
     """Clean in parallel, one task per group of sources (boilerplate is learnt per source).
 
@@ -133,15 +155,18 @@ def ingest(config: WirelakeConfig, sources: list[Source]) -> dict:
     with load.open_lake(config, summary, holder=lock_holder()) as lake:
         reconcile_crashed(lake.stale_holder)
         batch = load.Batch(summary, config)
-        prior = prior_task(lake, config)
         batch.fetched = load.counted(summary, "fetch", len(sources), on_runner(fetch_task), sources,
-                                     fetch_config(config), prior.fetch)
+                                     fetch_config(config), fetch_state_task(lake))
+        warm_up_extract(config, batch)
         batch.cleaned = load.counted(summary, "clean", len(batch.fetched.items), clean_by_source,
                                      batch.fetched.items, config.clean)
         batch.deduped = load.counted(summary, "dedup", len(batch.cleaned[0]), on_runner(dedup_task),
-                                     batch.cleaned[0], prior.dedup, config.dedup)
+                                     batch.cleaned[0], dedup_prior_task(lake, config, bool(batch.cleaned[0])),
+                                     config.dedup)
+        warm_up_validation(batch)
         batch.extracted = load.counted(summary, "extract", len(batch.new_articles), on_runner(extract_task),
-                                       batch.new_articles, config.extract, prior.extract)
+                                       batch.new_articles, config.extract,
+                                       extract_prior_task(lake, bool(batch.new_articles)))
         staged = stage_task(lake, batch)
         outcome = validate_task(lake, staged, summary, config)
         publish_task(lake, staged, outcome, summary, config)

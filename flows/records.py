@@ -51,6 +51,10 @@ class RawDocument:
     sha256: str
     bytes: int
     body: bytes = field(repr=False, default=b"")
+    # How the bytes were read as text (documents.encoding / encoding_note / parse_warning):
+    encoding: str | None = None  # the charset's label, e.g. utf-8, windows-1252, utf-16le
+    encoding_note: str | None = None  # why, when it was not simply the declared charset
+    parse_warning: str | None = None  # a feed's feedparser bozo, "ClassName: message"
 
 
 @dataclass(slots=True)

@@ -25,6 +25,8 @@ PALETTE = ["#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#c
            "#4b5563", "#65a30d", "#7c3aed", "#0f766e"]
 HISTORY_RUNS = 30
 FAILURE_ROWS = 40
+DECODING_ROWS = 40
+DECODING_COLUMNS = ("encoding", "encoding_note", "parse_warning")
 
 
 def _esc(value: Any) -> str:
@@ -49,6 +51,16 @@ def _has_table(con: duckdb.DuckDBPyConnection, table: str) -> bool:
     # `table` is one of this module's constant names, never data.
     try:
         con.execute(f"SELECT 1 FROM {table} LIMIT 0")
+    except duckdb.Error:
+        return False
+    return True
+
+
+def _has_columns(con: duckdb.DuckDBPyConnection, table: str, columns: Sequence[str]) -> bool:
+    # `table` and `columns` are this module's constant names, never data. A warehouse no run
+    # has opened since the columns were added lacks them (the reader never alters a schema).
+    try:
+        con.execute(f"SELECT {', '.join(columns)} FROM {table} LIMIT 0")
     except duckdb.Error:
         return False
     return True
@@ -293,6 +305,8 @@ def build_report(con: duckdb.DuckDBPyConnection, out_path: Path, data_docs_index
     sections.append(f"<section><h2>Counts per stage (latest run {latest_id})</h2>{stage_html}"
                     f"<h3>Articles, duplicates and rejects per run</h3>{per_run}</section>")
 
+    sections.append(_decoding_section(con, latest["run_id"] if latest else None))
+
     # Entities and events
     top_entities = _rows(con, "SELECT e.name, e.type, e.country_code, count(*) AS mentions, "
                               "count(DISTINCT m.article_id) AS articles FROM entity_mentions m "
@@ -362,6 +376,30 @@ def build_report(con: duckdb.DuckDBPyConnection, out_path: Path, data_docs_index
     out_path.parent.mkdir(parents=True, exist_ok=True)
     out_path.write_text(page, encoding="utf-8")
     return out_path
+
+
+def _decoding_section(con: duckdb.DuckDBPyConnection, run_id: str | None) -> str:
+    """The latest run's documents whose charset was overridden or guessed, or whose feed parse was bozo."""
+    title = f"<h2>Decoding (latest run {_esc(run_id or '')})</h2>"
+    if run_id is None:
+        return f'<section id="decoding">{title}<p class="empty">No runs recorded yet.</p></section>'
+    if not _has_columns(con, "documents", DECODING_COLUMNS):
+        return (f'<section id="decoding">{title}<p class="empty">Not recorded: this warehouse predates the '
+                "documents.encoding columns; the next run adds them.</p></section>")
+    flagged = "(encoding_note IS NOT NULL OR parse_warning IS NOT NULL)"
+    count, total = con.execute(f"SELECT count(*) FILTER (WHERE {flagged}), count(*) FROM documents "
+                               "WHERE run_id = ?", [run_id]).fetchone()
+    if not count:
+        return (f'<section id="decoding">{title}<p class="empty" data-decoding-count="0">All {total} '
+                "documents of this run read as their declared charset; no feed parse warnings.</p></section>")
+    rows = _rows(con, "SELECT source, uri, encoding, encoding_note, parse_warning FROM documents "
+                      f"WHERE run_id = ? AND {flagged} ORDER BY source, uri LIMIT ?", [run_id, DECODING_ROWS])
+    more = f" (the first {DECODING_ROWS} shown)" if count > DECODING_ROWS else ""
+    return (f'<section id="decoding">{title}<p data-decoding-count="{count}">{count} of {total} documents '
+            f"with an overridden or guessed charset or a feed parse warning{more}.</p>"
+            + _table(rows, [("source", "source"), ("uri", "uri"), ("encoding", "encoding"),
+                            ("encoding_note", "note"), ("parse_warning", "feed parse warning")])
+            + "</section>")
 
 
 _CSS = """

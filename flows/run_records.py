@@ -5,6 +5,7 @@ Pure helpers the flow uses between stages; no Prefect here.
 
 from __future__ import annotations
 
+import html
 import json
 import time
 import uuid
@@ -55,9 +56,17 @@ class RunSummary:
     duplicates: int = 0
     validation: list[dict[str, Any]] = field(default_factory=list)
     snapshot_id: int | None = None
+    # This run's documents whose charset was overridden or guessed, or whose feed parse was
+    # bozo (see `decoding_rows`); shown in the summary so a mislabelled source gets noticed.
+    # None: not recorded (a run that fetched nothing), and the summary says nothing about it.
+    decoding: list[dict[str, Any]] | None = None
 
     def stage(self, name: str) -> StageTimer:
         return StageTimer(self.stages.setdefault(name, StageCount()))
+
+    def note_decoding(self, documents: list[RawDocument]) -> None:
+        """Keep the decoding notes of the documents this run fetched (for `summary_markdown`)."""
+        self.decoding = decoding_rows(documents)
 
     @property
     def exit_code(self) -> int:
@@ -95,7 +104,42 @@ def summary_markdown(summary: RunSummary) -> str:
         lines += ["| suite | expectation | severity | unexpected |", "|---|---|---|---:|"]
         lines += [f"| {r['suite']} | {r['expectation']} | {r['severity']} | {r.get('unexpected_count')} |"
                   for r in failed]
+    if summary.decoding is not None:
+        lines += ([""] if lines[-1] else []) + decoding_markdown(summary.decoding)
     return "\n".join(lines)
+
+
+# At most this many documents are listed in the summary; the count covers them all.
+DECODING_ROWS_SHOWN = 20
+
+
+def decoding_rows(documents: list[RawDocument]) -> list[dict[str, Any]]:
+    """Documents whose charset was not simply the declared one, or whose feed parse was bozo."""
+    return [{"source": d.source, "uri": d.uri, "encoding": d.encoding, "encoding_note": d.encoding_note,
+             "parse_warning": d.parse_warning}
+            for d in documents if d.encoding_note or d.parse_warning]
+
+
+def decoding_markdown(rows: list[dict[str, Any]]) -> list[str]:
+    """The summary's decoding lines: one line when there is nothing to say, else a short table."""
+    if not rows:
+        return ["**Decoding:** every document read as its declared charset; no feed parse warnings."]
+    lines = [f"**Decoding:** {len(rows)} document(s) with an overridden or guessed charset or a feed "
+             "parse warning.", "", "| source | uri | encoding | note / warning |", "|---|---|---|---|"]
+    for row in rows[:DECODING_ROWS_SHOWN]:
+        said = " · ".join(filter(None, [row.get("encoding_note"), row.get("parse_warning")]))
+        cells = (row["source"], row["uri"], row.get("encoding"), said)
+        lines.append("| " + " | ".join(_md_cell(c) for c in cells) + " |")
+    if len(rows) > DECODING_ROWS_SHOWN:
+        lines.append(f"| … | {len(rows) - DECODING_ROWS_SHOWN} more | | |")
+    return lines
+
+
+def _md_cell(value: object) -> str:
+    # Notes quote labels and parser messages ("<unknown>:2:7: ..."): one cell, no markup.
+    text = "" if value is None else " ".join(str(value).split())
+    text = text if len(text) <= 300 else text[:299] + "…"
+    return html.escape(text, quote=False).replace("\\", "\\\\").replace("|", "\\|")
 
 
 class StageTimer:
@@ -118,7 +162,8 @@ def _fields(obj: object, names: list[str]) -> dict[str, Any]:
 
 
 def documents_table(docs: list[RawDocument], run_id: str) -> pa.Table:
-    names = ["doc_id", "source", "uri", "fetched_at", "http_status", "content_type", "sha256", "bytes"]
+    names = ["doc_id", "source", "uri", "fetched_at", "http_status", "content_type", "sha256", "bytes",
+             "encoding", "encoding_note", "parse_warning"]
     return to_arrow("documents", [{**_fields(d, names), "run_id": run_id} for d in docs])
 
 

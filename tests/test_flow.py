@@ -46,9 +46,11 @@ def test_flow_defines_the_stage_tasks():
     from flows import ingest
 
     assert isinstance(ingest.ingest, Flow)
-    names = [t.name for t in (ingest.prior_task, ingest.fetch_task, ingest.clean_task, ingest.dedup_task,
+    names = [t.name for t in (ingest.fetch_state_task, ingest.fetch_task, ingest.clean_task,
+                              ingest.dedup_prior_task, ingest.dedup_task, ingest.extract_prior_task,
                               ingest.extract_task, ingest.stage_task, ingest.validate_task, ingest.publish_task)]
-    assert names == ["read-prior", "fetch", "clean", "dedup", "extract", "stage", "validate", "publish"]
+    assert names == ["read-fetch-state", "fetch", "clean", "read-dedup-prior", "dedup", "read-extract-prior",
+                     "extract", "stage", "validate", "publish"]
 
 
 def test_examples_run_is_idempotent(tmp_path, prefect_harness, repo_root):

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import importlib.util
 import os
 import shutil
@@ -200,32 +201,37 @@ class Warehouse:
 
     # ---------------------------------------------------------------- schema
     def ensure_schema(self, con: duckdb.DuckDBPyConnection) -> None:
-        """Create missing tables and add columns that newer DDL files declare (never drops)."""
-        existing = {r[0] for r in con.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_catalog = ?", [LAKE]
-        ).fetchall()}
+        """Create missing tables and add columns that newer DDL files declare (never drops).
+
+        An up-to-date warehouse costs one catalog query and writes nothing (no snapshot).
+        """
+        # LAKE is this module's constant catalog alias, not data: inlined, not bound, because
+        # binding a parameter makes DuckDB import pandas (~1 s on a run that may need nothing else).
+        have: dict[str, set[str]] = {}
+        for table, column in con.execute(
+            f"SELECT table_name, column_name FROM information_schema.columns WHERE table_catalog = '{_ident(LAKE)}'"
+        ).fetchall():
+            have.setdefault(table, set()).add(column)
         ddl = table_ddl()
+        declared = dict(zip(TABLES, _parse_ddl(tuple(ddl[name] for name in TABLES)), strict=True))
+        changes = []
+        for name in TABLES:
+            if name not in have:
+                changes.append(ddl[name])
+                continue
+            changes.extend(f'ALTER TABLE {_table_name(name)} ADD COLUMN "{column}" {col_type}'
+                           for column, col_type in declared[name] if column not in have[name])
+        if not changes:
+            return
         con.execute("BEGIN TRANSACTION")  # one snapshot for the whole schema change
         try:
-            self._create_or_extend(con, existing, ddl)
+            for statement in changes:
+                con.execute(statement)
             con.execute("COMMIT")
         except BaseException:
             with contextlib.suppress(duckdb.Error):
                 con.execute("ROLLBACK")
             raise
-
-    def _create_or_extend(self, con: duckdb.DuckDBPyConnection, existing: set[str], ddl: dict[str, str]) -> None:
-        for name in TABLES:
-            if name not in existing:
-                con.execute(ddl[name])
-                continue
-            have = {r[0] for r in con.execute(
-                "SELECT column_name FROM information_schema.columns WHERE table_catalog = ? AND table_name = ?",
-                [LAKE, name],
-            ).fetchall()}
-            for column, col_type in _ddl_columns(ddl[name]):
-                if column not in have:
-                    con.execute(f'ALTER TABLE {_table_name(name)} ADD COLUMN "{column}" {col_type}')
 
     def init(self) -> None:
         with self.write_lock():
@@ -461,14 +467,20 @@ def to_arrow(name: str, rows: list[Mapping[str, object]]) -> pa.Table:
     return pa.Table.from_pylist([{f: r.get(f) for f in schema.names} for r in rows], schema=schema)
 
 
-def _ddl_columns(ddl: str) -> list[tuple[str, str]]:
-    """(column, type) pairs from one CREATE TABLE file, read by DuckDB itself."""
+@functools.lru_cache(maxsize=8)
+def _parse_ddl(ddls: tuple[str, ...]) -> tuple[tuple[tuple[str, str], ...], ...]:
+    """Column lists of several CREATE TABLE files, from one scratch in-memory database."""
     scratch = duckdb.connect(":memory:")
     try:
-        scratch.execute(ddl)
-        name = scratch.execute("SELECT table_name FROM information_schema.tables").fetchone()[0]
-        return [(r[0], r[1]) for r in scratch.execute(
-            "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = ? "
-            "ORDER BY ordinal_position", [name]).fetchall()]
+        out = []
+        for ddl in ddls:
+            scratch.execute(ddl)
+            # Each file creates one table; read its columns, then drop it so the next starts clean.
+            # (No bound parameters: binding one makes DuckDB import pandas.)
+            rows = scratch.execute("SELECT table_name, column_name, data_type FROM information_schema.columns "
+                                   "ORDER BY ordinal_position").fetchall()
+            out.append(tuple((column, col_type) for _, column, col_type in rows))
+            scratch.execute(f'DROP TABLE "{_ident(rows[0][0])}"')
+        return tuple(out)
     finally:
         scratch.close()

@@ -103,7 +103,8 @@ class AutoUrlSource(FetcherSource):
             return result
 
 
-def make_source(spec: Source, cfg: FetchConfig, *, fetcher: HttpFetcher | None = None) -> ArticleSource:
+def make_source(spec: Source, cfg: FetchConfig, *, fetcher: HttpFetcher | None = None,
+                stored_documents: frozenset[str] = frozenset()) -> ArticleSource:
     """The ArticleSource for a configured input. Does no I/O beyond looking at local paths.
 
     kind "auto": an http(s) URL is fetched once and read as a feed or a page by what
@@ -121,7 +122,7 @@ def make_source(spec: Source, cfg: FetchConfig, *, fetcher: HttpFetcher | None =
     if spec.kind == "local":
         if is_url:
             raise ValueError(f'source {spec.name}: kind "local" needs a path, got the URL {location}')
-        return LocalSource(spec.name, location, cfg)
+        return LocalSource(spec.name, location, cfg, stored_documents)
     if spec.kind == "feed":
         return FeedSource(spec.name, location, cfg, fetcher)
     if spec.kind == "page":
@@ -138,7 +139,7 @@ def make_source(spec: Source, cfg: FetchConfig, *, fetcher: HttpFetcher | None =
     path = Path(location).expanduser()
     if path.is_file() and is_feed_file(path):
         return FeedSource(spec.name, str(path), cfg, fetcher)
-    return LocalSource(spec.name, location, cfg)
+    return LocalSource(spec.name, location, cfg, stored_documents)
 
 
 def _fetch_one(source: ArticleSource) -> FetchResult:
@@ -169,7 +170,8 @@ def fetch_all(
     cfg.per_host_concurrency to one host:port.
 
     `state` is the warehouse's fetch_state (`FetchState.from_arrow`): requests are
-    conditional on it, and stored pages are not fetched again. The configured
+    conditional on it, stored pages are not fetched again, and a local file whose path and
+    bytes match a stored document is not read again (counted as `unchanged`). The configured
     sources' host:ports are trusted by the URL policy; every other host (item
     links, redirects) must resolve to public addresses. The result's
     `fetch_state` holds the new row of every URL requested, for the flow to write
@@ -177,11 +179,12 @@ def fetch_all(
     """
     result = FetchResult()
     policy = UrlPolicy.for_urls(spec.location for spec in sources)
+    stored = state.stored_documents if state is not None else frozenset()
     with HttpFetcher(cfg, client, policy=policy, state=state) as fetcher:
         built: list[ArticleSource] = []
         for spec in sources:
             try:
-                built.append(make_source(spec, cfg, fetcher=fetcher))
+                built.append(make_source(spec, cfg, fetcher=fetcher, stored_documents=stored))
             except ValueError as exc:
                 result.reject(spec.name, spec.location, str(exc))
         if not built:

@@ -17,6 +17,9 @@ from functools import lru_cache
 UNNEEDED_COMPONENTS = ("tagger", "attribute_ruler", "lemmatizer", "parser", "senter", "morphologizer")
 # Excluded only when no remaining component listens to it (models whose NER embeds its own tokens).
 SHARED_EMBEDDING = "tok2vec"
+# Texts this long or longer are rejected before NER (the extract stage checks it without loading
+# spaCy); `load_nlp` sets the pipeline's `max_length` to the same value (spaCy's own default).
+NER_MAX_CHARS = 1_000_000
 ENTITY_LABELS = frozenset({"PERSON", "ORG", "GPE", "LOC", "NORP", "FAC", "EVENT", "LAW"})
 
 
@@ -38,6 +41,7 @@ def load_nlp(model: str):
         raise ValueError(f"spaCy model {model!r} has no 'ner' component; choose a model with NER")
     if "sentencizer" not in nlp.pipe_names:
         nlp.add_pipe("sentencizer", first=True)
+    nlp.max_length = NER_MAX_CHARS
     return nlp
 
 

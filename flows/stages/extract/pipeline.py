@@ -12,6 +12,7 @@ entity_mentions or quotes of their own.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 from flows.config import ExtractConfig
@@ -33,7 +34,9 @@ from flows.stages.extract.events import (
     person_affiliations,
 )
 from flows.stages.extract.gazetteer import EntityRef, alias_key, load_gazetteer
-from flows.stages.extract.nlp import load_nlp, run_ner
+from flows.stages.extract import ner_process
+from flows.stages.extract.ner_process import NerFailure
+from flows.stages.extract.nlp import NER_MAX_CHARS, NerResult, run_ner
 from flows.stages.extract.prior import ExtractPrior, as_utc
 from flows.stages.extract.quotes import extract_quotes
 from flows.stages.extract.stories import PriorStory, StoryFeatures, cluster_stories, content_words
@@ -54,45 +57,55 @@ def _reject(article: Article, error: str) -> Reject:
 def extract(
     articles: list[Article], cfg: ExtractConfig, prior: ExtractPrior | None = None, nlp=None
 ) -> ExtractResult:
+    if not articles:  # an unchanged re-run: nothing to load, nothing to touch
+        empty = ExtractResult.empty()
+        empty.counts = dict.fromkeys(("articles_in", "articles_extracted", "duplicates_linked", "articles_rejected",
+                                      "entity_mentions", "events_touched", "quotes", "stories_touched"), 0)
+        return empty
     prior = prior or ExtractPrior.empty()
     gaz = load_gazetteer()
     rejects: list[Reject] = []
     originals = [a for a in articles if not a.duplicate_of]
     duplicates = [a for a in articles if a.duplicate_of]
-    if nlp is None and originals:
-        nlp = load_nlp(cfg.spacy_model)
+    max_chars = nlp.max_length if nlp is not None else NER_MAX_CHARS
     runnable = []
     for article in originals:
         if not article.text or not article.text.strip():
             rejects.append(_reject(article, "empty text; the clean stage should have rejected it"))
-        elif len(article.text) >= nlp.max_length:
+        elif len(article.text) >= max_chars:
             rejects.append(
                 _reject(
                     article,
                     f"text of {len(article.text)} characters exceeds spaCy's max_length "
-                    f"{nlp.max_length}; split the article or raise nlp.max_length",
+                    f"{max_chars}; split the article or raise nlp.max_length",
                 )
             )
         else:
             runnable.append(article)
-    ner_results = _run_ner_isolated(nlp, runnable, cfg, rejects)
-    resolver = EntityResolver(gaz, prior.entity_refs())
-
-    collected = []
-    for article, ner in ner_results:
-        try:
-            collected.append((article, ner, resolver.collect(article, ner)))
-        except Exception as exc:  # one bad article must not stop the batch
-            rejects.append(_reject(article, f"entity collection failed: {type(exc).__name__}: {exc}"))
+    # NER starts first (in its own process where it can); the text-only work below overlaps with it.
+    ner_results = _ner_results(nlp, runnable, cfg)
     # Agreement names of the run (and the warehouse) are LAW entities, whatever NER labels them.
     known = KnownNames()
     for row in prior.events.values():
         if row.get("event_type") == "AGREE":
             known.add(row.get("name"), row.get("short_name"))
-    for article, _, _ in collected:
+    words: dict[str, Counter] = {}
+    for article in runnable:
         for _, _, name, short in find_agreement_names(article.text, 0, len(article.text), gaz):
             known.add(name, short)
+        words[article.article_id] = content_words(f"{article.title or ''}\n{article.text}")
     known.compile()
+
+    resolver = EntityResolver(gaz, prior.entity_refs())
+    collected = []
+    for article, ner in zip(runnable, ner_results, strict=True):
+        if isinstance(ner, NerFailure):
+            rejects.append(_reject(article, f"spaCy failed: {ner.error}"))
+            continue
+        try:
+            collected.append((article, ner, resolver.collect(article, ner)))
+        except Exception as exc:  # one bad article must not stop the batch
+            rejects.append(_reject(article, f"entity collection failed: {type(exc).__name__}: {exc}"))
     resolver.agreement_names = {alias_key(n) for n in known.names.values()} | {
         alias_key(s) for s in known.shorts
     }
@@ -173,7 +186,7 @@ def extract(
                 article.title or "",
                 _seen_at(article),
                 Counter(m.entity.entity_id for m in analysis.mentions),
-                content_words(f"{article.title or ''}\n{article.text}"),
+                words[article.article_id],
                 story_events,
             )
         )
@@ -211,24 +224,31 @@ def extract(
     return result
 
 
-def _run_ner_isolated(nlp, articles: list[Article], cfg: ExtractConfig, rejects: list[Reject]):
-    """NER for the batch in one `nlp.pipe`; if the batch fails, article by article to find the bad one."""
-    if not articles:
-        return []
+def _ner_results(nlp, articles: list[Article], cfg: ExtractConfig) -> Iterator[NerResult | NerFailure]:
+    """NER for the batch, one result per article in order: in the NER child process when the
+    config allows and this process may start one, else here (always here for a given `nlp`)."""
+    texts = [a.text for a in articles]
+    if not texts:
+        return iter(())
+    if nlp is not None:
+        return _isolated(nlp, texts, cfg)
+    if cfg.ner_in_child_process and ner_process.can_use_child_process():
+        return ner_process.in_child_process(cfg.spacy_model, texts, cfg.batch_size, cfg.n_process)
+    return ner_process.in_this_process(cfg.spacy_model, texts, cfg.batch_size, cfg.n_process)
+
+
+def _isolated(nlp, texts: list[str], cfg: ExtractConfig) -> Iterator[NerResult | NerFailure]:
+    """One `nlp.pipe` over the batch; if it fails, text by text to find the bad one."""
     try:
-        return list(
-            zip(
-                articles, run_ner(nlp, [a.text for a in articles], cfg.batch_size, cfg.n_process), strict=True
-            )
-        )
+        results = list(run_ner(nlp, texts, cfg.batch_size, cfg.n_process))
     except Exception:  # isolate the failing article; the others still go through
-        out = []
-        for article in articles:
+        results = []
+        for text in texts:
             try:
-                out.append((article, next(run_ner(nlp, [article.text], 1, 1))))
+                results.append(next(run_ner(nlp, [text], 1, 1)))
             except Exception as exc:
-                rejects.append(_reject(article, f"spaCy failed: {type(exc).__name__}: {exc}"))
-        return out
+                results.append(NerFailure(f"{type(exc).__name__}: {exc}"))
+    return iter(results)
 
 
 def _run_affiliations(analyses: list[ArticleAnalysis]) -> dict[str, EntityRef]:

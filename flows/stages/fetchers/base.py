@@ -14,7 +14,7 @@ from pathlib import Path
 
 from flows.config import FetchConfig
 from flows.records import Item, RawDocument, Reject, content_key, sha256_hex
-from flows.stages.fetchers.decode import clean_optional
+from flows.stages.fetchers.decode import charset_label, clean_optional
 from flows.stages.fetchers.http import FetchError, HttpFetcher, HttpResponse, one_line
 from flows.stages.fetchers.url_policy import UrlPolicy
 
@@ -98,7 +98,11 @@ def make_document(
     fetched_at: datetime,
     http_status: int | None,
     content_type: str | None,
+    encoding: str | None = None,
+    encoding_note: str | None = None,
+    parse_warning: str | None = None,
 ) -> RawDocument:
+    """The document record of one read; `encoding` is the codec the text was decoded with."""
     digest = sha256_hex(body)
     return RawDocument(
         doc_id=content_key(uri, digest),
@@ -110,6 +114,10 @@ def make_document(
         sha256=digest,
         bytes=len(body),
         body=body,
+        encoding=charset_label(encoding) if encoding else None,
+        # Notes quote labels and parser messages from the document: stored clean, on one line.
+        encoding_note=clean_optional(encoding_note),
+        parse_warning=clean_optional(parse_warning),
     )
 
 

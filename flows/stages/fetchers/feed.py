@@ -35,7 +35,15 @@ from flows.stages.fetchers.base import (
     read_local_file,
     word_count,
 )
-from flows.stages.fetchers.decode import clean_optional, clean_text, decode_bytes
+from flows.stages.fetchers.decode import (
+    Decoded,
+    charset_family,
+    charset_from_content_type,
+    charset_label,
+    clean_optional,
+    clean_text,
+    decode_document,
+)
 from flows.stages.fetchers.http import FetchError, HttpFetcher, HttpResponse, is_http_url, one_line
 from flows.stages.fetchers.page import check_page_response, page_document_and_item
 from flows.stages.fetchers.sniff import is_json_feed, sniff_body
@@ -66,8 +74,10 @@ class FeedEntry:
 class ParsedFeed:
     version: str  # feedparser's version ("rss20", "atom10", ...) or "json1"
     entries: list[FeedEntry]
-    encoding: str | None
+    encoding: str | None  # the codec the entries' text was decoded with
     malformed: str | None = None  # why the XML was not well formed, when entries were still read
+    encoding_note: str | None = None  # why that codec, when it was not simply the declared one
+    parse_warning: str | None = None  # feedparser's bozo exception, "ClassName: message"
 
 
 def _refuse_entity_tricks(body: bytes) -> None:
@@ -131,18 +141,81 @@ def _entry_author(entry: feedparser.FeedParserDict) -> str | None:
     return detail.get("name") or raw
 
 
-def _parse_xml_feed(body: bytes, *, base_url: str | None, content_type: str | None) -> ParsedFeed:
-    _refuse_entity_tricks(body)
-    headers: dict[str, str] = {}
+def _feedparser_content_type(content_type: str | None, charset: str | None = None) -> str:
+    """The Content-Type feedparser is told: always an XML type, with `charset` when given.
+
+    feedparser reads the charset from the header; a non-XML type would send it to its loose
+    parser. A text/xml type without a charset is sent as application/xml: RFC 3023 made that
+    US-ASCII, which RFC 7303 undid (the XML declaration decides), and feedparser still flags
+    every non-ASCII feed served so.
+    """
     mime = (content_type or "").split(";", 1)[0].strip().lower()
-    # feedparser reads the charset from the header; a non-XML type would send it to its loose parser.
-    if content_type and any(marker in mime for marker in ("xml", "rss", "atom")):
-        headers["content-type"] = content_type
-    else:
-        headers["content-type"] = "application/xml"
+    header_charset = charset_from_content_type(content_type)
+    if not any(marker in mime for marker in ("xml", "rss", "atom")) or (
+        mime.startswith("text/") and not header_charset
+    ):
+        mime = "application/xml"
+    chosen = charset or header_charset
+    return f"{mime}; charset={chosen}" if chosen else mime
+
+
+def _feedparse(body: bytes, content_type: str, base_url: str | None) -> feedparser.FeedParserDict:
+    headers = {"content-type": content_type}
     if base_url:
         headers["content-location"] = base_url  # resolves relative links in entries
-    parsed = feedparser.parse(io.BytesIO(body), response_headers=headers)
+    return feedparser.parse(io.BytesIO(body), response_headers=headers)
+
+
+def _parse_warning(parsed: feedparser.FeedParserDict) -> str | None:
+    """feedparser's bozo flag as one line, "ClassName: message" (None when the feed was clean)."""
+    if not parsed.get("bozo"):
+        return None
+    exc = parsed.get("bozo_exception")
+    if exc is None:
+        return "bozo: not well-formed"
+    return one_line(f"{type(exc).__name__}: {exc}", 300)
+
+
+def _join_notes(*parts: str | None) -> str | None:
+    return "; ".join(p for p in parts if p) or None
+
+
+def _same_charset(body: bytes, ours: str, theirs: str | None) -> bool:
+    """Do our codec and the one feedparser names read these bytes alike?"""
+    if not theirs:
+        return False
+    ours_family, theirs_family = charset_family(ours), charset_family(theirs)
+    if ours_family == theirs_family:
+        return True
+    wide = ("utf-16", "utf-32")
+    # Pure ASCII reads the same in every ASCII-compatible charset either side may name.
+    return body.isascii() and not any((f or "").startswith(wide) for f in (ours_family, theirs_family))
+
+
+def _parse_xml_feed(body: bytes, *, base_url: str | None, content_type: str | None) -> ParsedFeed:
+    """Parse with feedparser, which decodes the bytes itself; its charset is checked against ours.
+
+    Where feedparser settles on another charset than `decode_document` (it obeys a header
+    that says windows-1252 over a UTF-8 body, and then "Ã©" is stored), the feed is parsed
+    again with our charset in the header, and the note says so. feedparser's own bozo
+    warning (e.g. CharacterEncodingOverride when the declaration lied) is kept as
+    `parse_warning`, from the parse whose entries are used.
+    """
+    _refuse_entity_tricks(body)
+    decided = decode_document(body, content_type=content_type)
+    note = decided.note
+    parsed = _feedparse(body, _feedparser_content_type(content_type), base_url)
+    if not _same_charset(body, decided.codec, parsed.get("encoding")):
+        first = parsed.get("encoding")
+        parsed = _feedparse(body, _feedparser_content_type(content_type, decided.charset), base_url)
+        read_as = charset_label(first) if first else "unknown"
+        note = _join_notes(note, f"feedparser read it as {read_as}; parsed again as {decided.charset}")
+    encoding = decided.codec
+    if not _same_charset(body, decided.codec, parsed.get("encoding")):
+        # feedparser would not use our charset (it did not decode the whole body): say what it used
+        used = parsed.get("encoding")
+        encoding = used or decided.codec
+        note = _join_notes(note, f"feedparser decoded the entries as {used or 'unknown'}")
     problem = None
     if parsed.get("bozo") and not isinstance(
         parsed.get("bozo_exception"), feedparser.exceptions.ThingsNobodyCaresAboutButMe
@@ -176,8 +249,10 @@ def _parse_xml_feed(body: bytes, *, base_url: str | None, content_type: str | No
     return ParsedFeed(
         version=parsed.get("version") or "unknown",
         entries=entries,
-        encoding=parsed.get("encoding"),
+        encoding=encoding,
         malformed=problem,
+        encoding_note=note,
+        parse_warning=_parse_warning(parsed),
     )
 
 
@@ -195,7 +270,7 @@ def _json_feed_author(item: dict, feed: dict) -> str | None:
     return None
 
 
-def _parse_json_feed(data: dict, *, base_url: str | None, encoding: str) -> ParsedFeed:
+def _parse_json_feed(data: dict, *, base_url: str | None, decoded: Decoded) -> ParsedFeed:
     items = data.get("items")
     if not isinstance(items, list):
         raise NotAFeed("not a valid JSON Feed: 'items' is missing or not a list")
@@ -228,7 +303,8 @@ def _parse_json_feed(data: dict, *, base_url: str | None, encoding: str) -> Pars
             )
         )
     return ParsedFeed(
-        version="json" + str(data.get("version", "")).rsplit("/", 1)[-1], entries=entries, encoding=encoding
+        version="json" + str(data.get("version", "")).rsplit("/", 1)[-1], entries=entries,
+        encoding=decoded.codec, encoding_note=decoded.note,
     )
 
 
@@ -247,13 +323,19 @@ def parse_feed_bytes(
             'if this is an article page, use kind = "page"'
         )
     if kind == "json-feed":
-        text, encoding = decode_bytes(body, content_type=content_type)
-        return _parse_json_feed(json.loads(text), base_url=base_url, encoding=encoding)
+        decoded = decode_document(body, content_type=content_type)
+        return _parse_json_feed(json.loads(decoded.text), base_url=base_url, decoded=decoded)
     if kind == "json":
         raise NotAFeed("not a feed: JSON without a https://jsonfeed.org/version/1 'version'")
     if kind in ("xml-feed", "xml"):
         return _parse_xml_feed(body, base_url=base_url, content_type=content_type)
     raise NotAFeed(f"not a feed: neither XML nor JSON (looks like {kind})")
+
+
+def feed_decoding(feed: ParsedFeed) -> dict[str, str | None]:
+    """The decoding record `make_document` keeps on the feed's document row."""
+    return {"encoding": feed.encoding, "encoding_note": feed.encoding_note,
+            "parse_warning": feed.parse_warning}
 
 
 def _entry_item(source: str, document: RawDocument, feed: ParsedFeed, entry: FeedEntry) -> Item:
@@ -418,6 +500,7 @@ def items_from_feed_response(
         fetched_at=response.fetched_at,
         http_status=response.status,
         content_type=response.content_type,
+        **feed_decoding(feed),
     )
     return feed_result(source, document, feed, cfg, fetcher, feed_url=response.requested_url)
 
@@ -454,6 +537,7 @@ def items_from_feed_file(
         fetched_at=fetched_at or datetime.now(UTC),
         http_status=None,
         content_type=mimetypes.guess_type(path.name)[0],
+        **feed_decoding(feed),
     )
     return feed_result(source, document, feed, cfg, fetcher=None)
 

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from flows.config import FetchConfig
-from flows.records import Item, RawDocument
+from flows.records import Item, RawDocument, content_key, sha256_hex
 from flows.stages.fetchers.base import (
     ArticleSource,
     FetchResult,
@@ -25,7 +25,7 @@ from flows.stages.fetchers.base import (
     parse_datetime,
     read_local_file,
 )
-from flows.stages.fetchers.decode import clean_optional, clean_text, decode_bytes
+from flows.stages.fetchers.decode import clean_optional, clean_text, decode_document
 from flows.stages.fetchers.feed import is_feed_file, items_from_feed_file
 from flows.stages.fetchers.http import FetchError
 
@@ -75,10 +75,14 @@ def _now() -> datetime:
 class LocalSource(ArticleSource):
     """A local folder (walked recursively) or a single file."""
 
-    def __init__(self, name: str, location: str, cfg: FetchConfig):
+    def __init__(self, name: str, location: str, cfg: FetchConfig,
+                 stored_documents: frozenset[str] = frozenset()):
         self.name = name
         self.location = location
         self.cfg = cfg
+        # A file whose (path, bytes) the warehouse already holds was fully processed by the run
+        # that stored it; `wirelake reprocess` is how stored documents are read again.
+        self.stored_documents = stored_documents
 
     def fetch(self) -> FetchResult:
         result = FetchResult()
@@ -150,6 +154,9 @@ class LocalSource(ArticleSource):
         except FetchError as exc:
             result.reject(self.name, str(path), str(exc))
             return
+        if content_key(str(path), sha256_hex(body)) in self.stored_documents:
+            result.unchanged += 1
+            return
         result.extend(items_from_file_bytes(self.name, path, body, self.cfg, _now()))
 
 
@@ -164,6 +171,8 @@ def items_from_file_bytes(source: str, path: Path, body: bytes, cfg: FetchConfig
     suffix = path.suffix.lower()
     if suffix in FEED_SUFFIXES or (suffix == ".json" and is_feed_file(path, body)):
         return items_from_feed_file(source, path, cfg, body, fetched_at=fetched_at)
+    decoded = decode_document(body)
+    encoding = decoded.codec
     document = make_document(
         source=source,
         uri=str(path),
@@ -171,9 +180,10 @@ def items_from_file_bytes(source: str, path: Path, body: bytes, cfg: FetchConfig
         fetched_at=fetched_at,
         http_status=None,
         content_type=mimetypes.guess_type(path.name)[0],
+        encoding=encoding,
+        encoding_note=decoded.note,
     )
-    text, encoding = decode_bytes(body)
-    text = clean_text(text)
+    text = clean_text(decoded.text)
     if suffix in RECORD_SUFFIXES:
         items = _record_items(source, path, document, text, encoding, suffix, result)
     elif not text.strip():

@@ -13,7 +13,7 @@ from flows.stages.fetchers.base import (
     html_title_hint,
     make_document,
 )
-from flows.stages.fetchers.decode import clean_optional, clean_text, decode_bytes
+from flows.stages.fetchers.decode import clean_optional, clean_text, decode_document
 from flows.stages.fetchers.http import FetchError, HttpFetcher, HttpResponse
 from flows.stages.fetchers.sniff import sniff_body
 
@@ -42,6 +42,7 @@ def page_document_and_item(
     published_at: datetime | None = None,
 ) -> tuple[RawDocument, Item]:
     """The document and HTML item for a page response; feed entry metadata may be passed as hints."""
+    decoded = decode_document(response.body, content_type=response.content_type)
     document = make_document(
         source=source,
         uri=response.url,
@@ -49,9 +50,10 @@ def page_document_and_item(
         fetched_at=response.fetched_at,
         http_status=response.status,
         content_type=response.content_type,
+        encoding=decoded.codec,
+        encoding_note=decoded.note,
     )
-    text, encoding = decode_bytes(response.body, content_type=response.content_type)
-    content = clean_text(text)
+    content = clean_text(decoded.text)
     item = Item(
         doc_id=document.doc_id,
         source=source,
@@ -63,7 +65,7 @@ def page_document_and_item(
         title=clean_optional(title) or html_title_hint(content),
         author=clean_optional(author),
         published_at=published_at,
-        encoding=encoding,
+        encoding=decoded.codec,
     )
     return document, item
 

@@ -66,7 +66,10 @@ def _as_utc(value: object) -> datetime | None:
 class FetchState:
     """The stored rows, by URL. Read-only during a run; the fetcher records new rows apart."""
 
-    def __init__(self, rows: Iterable[FetchStateRow] = ()) -> None:
+    def __init__(self, rows: Iterable[FetchStateRow] = (), stored_documents: Iterable[str] = ()) -> None:
+        # doc_ids (content keys of uri + sha256) of the documents the warehouse holds: a local
+        # file whose path and bytes are unchanged is not read again.
+        self.stored_documents: frozenset[str] = frozenset(stored_documents)
         self._rows: dict[str, FetchStateRow] = {}
         for row in rows:
             held = self._rows.get(row.url)
@@ -98,15 +101,18 @@ class FetchState:
         return cls(built)
 
     @classmethod
-    def from_arrow(cls, table: pa.Table) -> FetchState:
-        """From the warehouse's fetch_state table (extra columns, e.g. run_id, are ignored)."""
+    def from_arrow(cls, table: pa.Table, stored_documents: Iterable[str] = ()) -> FetchState:
+        """From the warehouse's fetch_state table (extra columns, e.g. run_id, are ignored) and
+        the doc_ids of its documents table."""
         missing = [name for name in FETCH_STATE_COLUMNS if name not in table.column_names]
         if missing:
             raise ValueError(
                 f"fetch_state table: missing columns {missing}; expected {list(FETCH_STATE_COLUMNS)} "
                 "(see warehouse/schema/fetch_state.sql)"
             )
-        return cls.from_rows(table.select(list(FETCH_STATE_COLUMNS)).to_pylist())
+        state = cls.from_rows(table.select(list(FETCH_STATE_COLUMNS)).to_pylist())
+        state.stored_documents = frozenset(stored_documents)
+        return state
 
     def to_arrow(self) -> pa.Table:
         rows = [self._rows[url].as_dict() for url in sorted(self._rows)]
@@ -123,4 +129,5 @@ class FetchState:
 
     def updated(self, rows: Iterable[Mapping[str, object]]) -> FetchState:
         """This state with `rows` replacing rows of the same URL (what "replace by url" stores)."""
-        return FetchState([*self._rows.values(), *FetchState.from_rows(rows)._rows.values()])
+        return FetchState([*self._rows.values(), *FetchState.from_rows(rows)._rows.values()],
+                          self.stored_documents)
