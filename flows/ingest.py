@@ -196,6 +196,7 @@ def run_ingest(config: WirelakeConfig, sources: list[Source], lock_wait: float |
     """Run the flow once in this process; returns the summary dict."""
     if lock_wait:
         config = config.model_copy(update={"lock_wait_seconds": lock_wait})
+    load.preload_pandas()
     return configured_flow(config)(config=config, sources=sources)
 
 

@@ -73,3 +73,35 @@ def test_a_killed_child_is_replaced_and_no_text_is_lost():
 def test_a_missing_model_is_named_by_the_child():
     with pytest.raises(ValueError, match="no_such_spacy_model_q"):
         list(in_child_process("no_such_spacy_model_q", TEXTS, 16, 1))
+
+
+def test_the_child_exits_when_its_parent_is_killed(tmp_path):
+    """A run killed outright (the crash tests' SIGKILL) must not leave spaCy's process behind."""
+    import subprocess
+    import sys
+
+    import psutil
+
+    script = tmp_path / "parent.py"
+    script.write_text(
+        "from flows.stages.extract.ner_process import in_child_process\n"
+        "if __name__ == '__main__':\n"
+        f"    list(in_child_process({CFG.spacy_model!r}, ['Oslo is cold.'], 16, 1))\n"
+        "    print('ready', flush=True)\n"
+        "    import time; time.sleep(600)\n",
+        encoding="utf-8",
+    )
+    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True,
+                              cwd=str(tmp_path), env={**os.environ, "PYTHONPATH": os.getcwd()})
+    try:
+        assert parent.stdout.readline().strip() == "ready"
+        children = [c for c in psutil.Process(parent.pid).children() if "spawn_main" in " ".join(c.cmdline())]
+        assert children, "no NER child process was started"
+        os.kill(parent.pid, signal.SIGKILL)
+        parent.wait(10)
+        _, alive = psutil.wait_procs(children, timeout=10)
+        assert alive == [], f"NER child outlived its parent: {alive}"
+        assert parent.stdout.read() == ""  # EOF: nobody holds the pipe open any more
+    finally:
+        if parent.poll() is None:
+            parent.kill()

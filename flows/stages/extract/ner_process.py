@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import threading
 from collections import deque
 from collections.abc import Iterator, Sequence
@@ -41,6 +42,8 @@ CHUNK_TEXTS = 48
 JOBS_AHEAD = 3
 # A fresh child after this many jobs (~24k texts): bounds the growth of spaCy's string store.
 RECYCLE_AFTER_CHUNKS = 500
+# How often the child checks that its parent is still alive.
+PARENT_CHECK_SECONDS = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +72,24 @@ def _load_only(model: str) -> None:
     load_nlp(model)
 
 
+def _child_init(parent_pid: int) -> None:
+    """In the child: exit as soon as the parent is gone.
+
+    A parent killed outright (SIGKILL, OOM) cannot shut the pool down, and the child would
+    live on holding the parent's stdout/stderr open, so whoever waits for those to close
+    (a scheduler, a test harness) would wait forever.
+    """
+    import os
+    import time
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(PARENT_CHECK_SECONDS)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="wirelake-ner-parent-watch", daemon=True).start()
+
+
 class NerProcess:
     """A one-process pool running `ner_chunk`, created lazily."""
 
@@ -84,6 +105,8 @@ class NerProcess:
                     max_workers=1,
                     mp_context=multiprocessing.get_context("spawn"),
                     max_tasks_per_child=RECYCLE_AFTER_CHUNKS,
+                    initializer=_child_init,
+                    initargs=(os.getpid(),),
                 )
             return self._pool
 
