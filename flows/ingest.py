@@ -160,6 +160,7 @@ def ingest(config: WirelakeConfig, sources: list[Source]) -> dict:
         warm_up_extract(config, batch)
         batch.cleaned = load.counted(summary, "clean", len(batch.fetched.items), clean_by_source,
                                      batch.fetched.items, config.clean)
+        batch.release_items()
         batch.deduped = load.counted(summary, "dedup", len(batch.cleaned[0]), on_runner(dedup_task),
                                      batch.cleaned[0], dedup_prior_task(lake, config, bool(batch.cleaned[0])),
                                      config.dedup)

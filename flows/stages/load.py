@@ -64,6 +64,11 @@ class Batch:
     deduped: DedupResult | None = None
     extracted: ExtractResult | None = None
 
+    def release_items(self) -> None:
+        """Cleaned articles replace the fetched items: drop the items (their text is in the articles)."""
+        if self.fetched is not None:
+            self.fetched.items = []
+
     @property
     def new_articles(self) -> list[Article]:
         return [] if self.deduped is None else self.deduped.articles_to_store()

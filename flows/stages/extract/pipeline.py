@@ -40,7 +40,7 @@ from flows.stages.extract.nlp import NER_MAX_CHARS, NerResult, run_ner
 from flows.stages.extract.prior import ExtractPrior, as_utc
 from flows.stages.extract.quotes import extract_quotes
 from flows.stages.extract.stories import PriorStory, StoryFeatures, cluster_stories, content_words
-from flows.stages.extract.tables import ExtractResult, to_table
+from flows.stages.extract.tables import ExtractResult, TableBuilder, to_table
 
 MAX_ALIASES = 50
 
@@ -110,7 +110,9 @@ def extract(
         alias_key(s) for s in known.shorts
     }
     analyses: list[ArticleAnalysis] = []
-    for index, (article, ner, boiler) in enumerate(collected):
+    for index in range(len(collected)):
+        article, ner, boiler = collected[index]
+        collected[index] = None  # the analysis keeps what it needs; a big run frees the rest as it goes
         try:
             analyses.append(resolver.resolve(index, article, ner, boiler))
         except Exception as exc:
@@ -368,7 +370,9 @@ def _build_tables(
             aliases[ref.entity_id].add(surface)
         return ref.entity_id
 
-    mention_rows, quote_rows, event_mention_rows = [], [], []
+    mention_rows = TableBuilder("entity_mentions")
+    quote_rows = TableBuilder("quotes")
+    event_mention_rows = TableBuilder("event_mentions")
     for analysis in good:
         article_id = analysis.article.article_id
         for m in analysis.mentions:
@@ -525,11 +529,11 @@ def _build_tables(
     article_story_rows = [{"article_id": a, "story_id": s} for a, s in sorted(assignment.items())]
     return ExtractResult(
         entities=to_table("entities", entity_rows),
-        entity_mentions=to_table("entity_mentions", mention_rows),
+        entity_mentions=mention_rows.table(),
         events=to_table("events", event_rows),
         event_arguments=to_table("event_arguments", argument_rows),
-        event_mentions=to_table("event_mentions", event_mention_rows),
-        quotes=to_table("quotes", quote_rows),
+        event_mentions=event_mention_rows.table(),
+        quotes=quote_rows.table(),
         stories=to_table("stories", story_rows),
         article_stories=to_table("article_stories", article_story_rows),
     )

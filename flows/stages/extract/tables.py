@@ -131,3 +131,36 @@ class ExtractResult:
     @classmethod
     def empty(cls) -> ExtractResult:
         return cls(**{name: to_table(name, []) for name in TABLE_NAMES})
+
+
+class TableBuilder:
+    """Rows appended one by one become one Arrow table, converted in slices of `slice_rows`.
+
+    A large run has hundreds of thousands of mention rows; as Python dicts they cost ~10x their
+    Arrow size, so they are never all held at once.
+    """
+
+    def __init__(self, name: str, slice_rows: int = 20_000) -> None:
+        self.name, self.slice_rows = name, slice_rows
+        self._rows: list[dict] = []
+        self._slices: list[pa.Table] = []
+
+    def append(self, row: dict) -> None:
+        self._rows.append(row)
+        if len(self._rows) >= self.slice_rows:
+            self._flush()
+
+    def extend(self, rows) -> None:
+        for row in rows:
+            self.append(row)
+
+    def _flush(self) -> None:
+        if self._rows:
+            self._slices.append(to_table(self.name, self._rows))
+            self._rows = []
+
+    def table(self) -> pa.Table:
+        self._flush()
+        if not self._slices:
+            return to_table(self.name, [])
+        return pa.concat_tables(self._slices).combine_chunks()
