@@ -163,7 +163,13 @@ def _feedparse(body: bytes, content_type: str, base_url: str | None) -> feedpars
     headers = {"content-type": content_type}
     if base_url:
         headers["content-location"] = base_url  # resolves relative links in entries
-    return feedparser.parse(io.BytesIO(body), response_headers=headers)
+    try:
+        return feedparser.parse(io.BytesIO(body), response_headers=headers)
+    except (ValueError, LookupError, TypeError) as exc:
+        # feedparser trusts the declared encoding name (e.g. one with a NUL in it) and can raise
+        # where it would normally set `bozo`; to the caller that is simply not a readable feed.
+        raise NotAFeed(f"not a valid feed: feedparser could not decode it ({type(exc).__name__}: "
+                       f"{one_line(str(exc), 200)})") from exc
 
 
 def _parse_warning(parsed: feedparser.FeedParserDict) -> str | None:
