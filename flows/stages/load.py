@@ -193,12 +193,17 @@ def read_extract_prior(lake: Lake, needed: bool = True) -> ExtractPrior:
     """What extraction links to (entities, events, stories); not read when no article is new."""
     if not needed:
         return ExtractPrior.empty()
+    return ExtractPrior.from_arrow(extract_prior_tables(lake))
+
+
+def extract_prior_tables(lake: Lake) -> dict[str, pa.Table]:
+    """The stored tables an extraction prior is built from."""
     wh, con = lake.warehouse, lake.con
     tables = {name: wh.read_table(con, name) for name in
               ("entities", "events", "event_arguments", "event_mentions", "stories", "article_stories")}
     tables["articles"] = wh.read_table(con, "articles", ["article_id", "source", "published_at", "fetched_at",
                                                          "title"])
-    return ExtractPrior.from_arrow(tables)
+    return tables
 
 
 def run_tables(batch: Batch) -> dict[str, pa.Table]:

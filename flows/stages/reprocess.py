@@ -44,7 +44,7 @@ from flows.run_records import RunSummary, articles_table, rejects_table, signatu
 from flows.stages.dedup import minhash_signatures
 from flows.stages.extract import ExtractPrior, ExtractResult
 from flows.stages.fetchers.replay import STAGE, items_from_stored
-from flows.stages.load import EXTRACT_TABLES, Lake
+from flows.stages.load import EXTRACT_TABLES, Lake, extract_prior_tables
 from warehouse.store import StagedRun
 
 # What clean decides anew; every other article column is the stored article's identity.
@@ -238,10 +238,7 @@ def read_reprocess_prior(lake: Lake, articles: list[Article]) -> ExtractPrior:
     if not articles:
         return ExtractPrior.empty()
     wh, con = lake.warehouse, lake.con
-    tables = {name: wh.read_table(con, name) for name in
-              ("entities", "events", "event_arguments", "event_mentions", "stories", "article_stories")}
-    tables["articles"] = wh.read_table(con, "articles", ["article_id", "source", "published_at", "fetched_at",
-                                                         "title"])
+    tables = extract_prior_tables(lake)
     tables["entity_mentions"] = wh.read_table(con, "entity_mentions", ["article_id", "entity_id"])
     tables["quotes"] = wh.read_table(con, "quotes", ["article_id", "speaker_entity_id"])
     return reprocess_prior(tables, {a.article_id for a in articles})
