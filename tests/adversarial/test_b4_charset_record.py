@@ -81,6 +81,16 @@ class CharsetRun:
     report: str
 
 
+def _serve_variants(server, base: str) -> list[Source]:
+    """Serve every charset variant (and a missing robots.txt); one source per variant."""
+    server.expect_request("/robots.txt").respond_with_data("", status=404)
+    sources = []
+    for name, (path, body, content_type) in variants(base).items():
+        server.expect_request(path).respond_with_data(body, content_type=content_type)
+        sources.append(Source(name, base + path, KINDS[name.rsplit("-", 1)[1]]))
+    return sources
+
+
 @pytest.fixture(scope="module")
 def charset_run(tmp_path_factory, prefect_harness) -> CharsetRun:
     from flows.ingest import run_ingest
@@ -91,11 +101,7 @@ def charset_run(tmp_path_factory, prefect_harness) -> CharsetRun:
     server.start()
     try:
         base = server.url_for("").rstrip("/")
-        server.expect_request("/robots.txt").respond_with_data("", status=404)
-        sources = []
-        for name, (path, body, content_type) in variants(base).items():
-            server.expect_request(path).respond_with_data(body, content_type=content_type)
-            sources.append(Source(name, base + path, KINDS[name.rsplit("-", 1)[1]]))
+        sources = _serve_variants(server, base)
         config = WirelakeConfig(warehouse=run.root, fetch={
             "per_host_min_interval_seconds": 0.0, "fetch_item_pages": "never", "min_item_content_words": 20,
             "max_retries": 0})
@@ -179,11 +185,7 @@ def test_33_report_lists_the_overridden_and_bozo_documents(charset_run):
 @pytest.mark.unit
 def test_33_run_summary_lists_the_flagged_documents(http):
     base = http.url_for("").rstrip("/")
-    http.expect_request("/robots.txt").respond_with_data("", status=404)
-    sources = []
-    for name, (path, body, content_type) in variants(base).items():
-        http.expect_request(path).respond_with_data(body, content_type=content_type)
-        sources.append(Source(name, base + path, KINDS[name.rsplit("-", 1)[1]]))
+    sources = _serve_variants(http, base)
     result = fetch_all(sources, FetchConfig(per_host_min_interval_seconds=0.0, fetch_item_pages="never",
                                             max_retries=0))
     summary = RunSummary(run_id="r33", kind="ingest", started_at=datetime.now(UTC), config_hash="c",
