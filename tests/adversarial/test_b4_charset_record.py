@@ -136,8 +136,12 @@ def test_33_every_variant_is_stored_with_its_encoding_and_note(charset_run):
     for name, (encoding, note) in expected.items():
         assert rows[name]["encoding"] == encoding, (name, rows[name])
         assert note in (rows[name]["encoding_note"] or ""), (name, rows[name])
-    for name in ("clean-page", "clean-feed", "clean-json", "f-feed"):
+    for name in ("clean-page", "clean-feed", "clean-json"):
         assert rows[name]["encoding"] == "utf-8" and rows[name]["encoding_note"] is None, rows[name]
+    # (f): read as declared, and the note says which controls clean_text took out of the stored text
+    assert rows["f-feed"]["encoding"] == "utf-8"
+    assert rows["f-feed"]["encoding_note"] == ("2 NUL/control character(s) (U+0000, U+0001) removed from "
+                                               "the stored text"), rows["f-feed"]
     # feedparser settled on windows-1252 for (a) and would have stored mojibake: parsed again as UTF-8
     assert "feedparser read it as windows-1252; parsed again as utf-8" in rows["a-feed"]["encoding_note"]
 
@@ -220,6 +224,41 @@ def test_33_a_guessed_charset_is_one_browsers_use_so_the_feed_is_not_parsed_as_m
     feed = parse_feed_bytes(body, content_type="application/rss+xml")
     assert feed.encoding == "cp1252" and "mojibake risk" in feed.encoding_note
     assert all("“quietly” that" in entry.content for entry in feed.entries)
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("label", ["koi8-r", "iso-8859-5", "windows-1251", "iso-8859-2", "cp866"])
+def test_33_any_single_byte_label_on_a_utf8_body_is_overruled_and_said(label):
+    """Variant (a) with other lying single-byte labels: each would decode the bytes without error
+    (every byte is some Cyrillic or Latin letter in these), so only the UTF-8 check catches it."""
+    from flows.stages.fetchers.decode import decode_document
+
+    body = page("Причал: “новый” тариф – café").encode()
+    decoded = decode_document(body, content_type=f"text/html; charset={label}")
+    assert decoded.codec == "utf-8" and "Причал: “новый” тариф – café" in decoded.text
+    assert f"declared {label} in Content-Type but the body is valid UTF-8" in decoded.note
+
+
+@pytest.mark.unit
+def test_33_a_real_single_byte_body_keeps_its_declared_charset():
+    """The other side of the rule above: genuine KOI8-R and windows-1251 text is not valid UTF-8."""
+    from flows.stages.fetchers.decode import decode_document
+
+    text = "Городской совет утвердил тариф на причал"
+    for label, codec in (("koi8-r", "koi8-r"), ("windows-1251", "cp1251")):
+        decoded = decode_document(page(text).encode(codec), content_type=f"text/html; charset={label}")
+        assert decoded.codec == codec and text in decoded.text and decoded.note is None, decoded.note
+
+
+@pytest.mark.unit
+def test_33_controls_are_noted_only_when_there_are_some():
+    from flows.stages.fetchers.decode import clean_text, decode_document
+
+    clean = decode_document(page("Tabs\tand\nnewlines are text").encode(), content_type="text/html")
+    assert clean.note is None
+    dirty = decode_document(page("Bell\x07 and\x1b escape\x07").encode(), content_type="text/html")
+    assert dirty.note == "6 NUL/control character(s) (U+0007, U+001B) removed from the stored text"  # title and h1
+    assert clean_text(dirty.text).count("\x07") == 0 and "Bell and escape" in clean_text(dirty.text)
 
 
 # ---------------------------------------------------------------- an old warehouse gains the columns

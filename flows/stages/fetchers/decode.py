@@ -62,6 +62,14 @@ _WEB_LEGACY_CHARSETS = frozenset({
     "koi8-r", "koi8-u", "cp866", "mac-cyrillic", "cp874", "gbk", "gb18030", "big5", "big5hkscs", "euc_jp",
     "iso2022_jp", "shift_jis", "cp932", "euc_kr", "cp949",
 })
+# The single-byte ones (one byte, one character). Any byte string decodes in most of them, so a
+# label naming one proves nothing about the bytes: text in these is almost never valid,
+# non-ASCII UTF-8 (a letter byte >= 0xC0 would need a continuation byte after it every time),
+# so a body that is valid UTF-8 is read as UTF-8 whichever of them the label names.
+_SINGLE_BYTE_CHARSETS = frozenset({
+    *(f"cp125{n}" for n in range(9)), *(f"iso8859-{n}" for n in (2, 3, 4, 5, 6, 7, 8, 10, 13, 14, 15, 16)),
+    "koi8-r", "koi8-u", "cp866", "mac-cyrillic", "cp874", "mac-roman", "cp437", "cp850",
+})
 
 # UTF-16 without a BOM: markup and Latin text put a NUL in every other byte. These shares
 # (of the 2-byte units in the first _DECLARATION_SCAN_BYTES) tell it from UTF-8, where NULs
@@ -204,12 +212,28 @@ def decode_bytes(body: bytes, *, content_type: str | None = None) -> tuple[str, 
 def decode_document(body: bytes, *, content_type: str | None = None) -> Decoded:
     """Decode a document's bytes and say why, when the charset was not simply the declared one."""
     decoded = _decide(body, content_type)
+    notes = [decoded.note]
     sample = _double_encoded_sample(decoded.text[:_MOJIBAKE_SCAN_CHARS])
-    if sample is None:
+    if sample is not None:
+        notes.append(f"the text holds UTF-8 read as windows-1252 before it reached us (e.g. {sample!r}; "
+                     "mojibake risk)")
+    controls = _control_chars_note(decoded.text)
+    if controls is not None:
+        notes.append(controls)
+    if len(notes) == 1:
         return decoded
-    upstream = (f"the text holds UTF-8 read as windows-1252 before it reached us (e.g. {sample!r}; "
-                "mojibake risk)")
-    return Decoded(decoded.text, decoded.codec, _join(decoded.note, upstream))
+    return Decoded(decoded.text, decoded.codec, _join(*notes))
+
+
+def _control_chars_note(text: str) -> str | None:
+    """Say which NUL/C0 control characters the text holds: `clean_text` removes them from every
+    stored string, and a reader of the stored text should know that something was taken out."""
+    found = _CONTROL_CHARS_RE.findall(text)
+    if not found:
+        return None
+    kinds = ", ".join(f"U+{ord(c):04X}" for c in sorted(set(found))[:5])
+    more = "" if len(set(found)) <= 5 else ", ..."
+    return f"{len(found)} NUL/control character(s) ({kinds}{more}) removed from the stored text"
 
 
 def _decide(body: bytes, content_type: str | None) -> Decoded:
@@ -237,9 +261,9 @@ def _decide(body: bytes, content_type: str | None) -> Decoded:
         if codec in tried:
             continue
         tried.add(codec)
-        if codec == "cp1252" and utf8_text is not None and not body.isascii():
-            # A page labelled latin-1 whose bytes are valid, non-ASCII UTF-8 is UTF-8
-            # (server default charsets lie this way); cp1252 text is almost never valid UTF-8.
+        if codec in _SINGLE_BYTE_CHARSETS and utf8_text is not None and not body.isascii():
+            # A page labelled latin-1 (or koi8-r, ...) whose bytes are valid, non-ASCII UTF-8 is
+            # UTF-8: server default charsets lie this way, and single-byte text almost never is.
             valid = f"declared {label} {where} but the body is valid UTF-8"
             return Decoded(utf8_text, "utf-8", _join(*failed, valid))
         text = utf8_text if codec == "utf-8" else _try_decode(body, codec)
