@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import shutil
 import time
 from pathlib import Path
 
@@ -135,6 +136,65 @@ def test_20_result_store_and_data_docs_stay_bounded_over_many_runs(tmp_path, cap
     index = (docs / "index.html").read_text(encoding="utf-8")
     assert "run-0019" in index and "run-0015" not in index
     assert len(set(re.findall(r"run-\d{4}", index))) <= 4
+
+
+@pytest.mark.slow
+@pytest.mark.unit
+def test_20_a_thousand_runs_keep_checkpoint_time_store_and_index_bounded(tmp_path, capsys):
+    """The plan's 1,000 runs through validate_tables with Data Docs kept for 4 runs.
+
+    Two suites (stories, with the fixture's 3 rows, and stage_counts) instead of all twelve: a run
+    then costs ~0.14 s instead of ~1.2 s, so 1,000 runs take ~2.5 min. The store, pruning, page
+    and index builds are the same code as for twelve suites, and their growth is what this case
+    is about. Timing uses means over 10 runs, because one run on the shared 2-core machine is noisy.
+    """
+    suites_dir = tmp_path / "suites"
+    suites_dir.mkdir()
+    for name in ("stories", "stage_counts"):
+        shutil.copy(DEFAULT_SUITES_DIR / f"{name}.json", suites_dir)
+    batch = json.loads(BATCH.read_text(encoding="utf-8"))
+    frames = _frames({"stories": batch["tables"]["stories"]})
+    reference = _reference(frames)
+    docs = tmp_path / "data_docs"
+    retention = 4
+    cfg = ValidateConfig(data_docs_retention_runs=retention)
+    runs = 1_000
+    seconds: list[float] = []
+    # Walking the site every run would add to the time being measured: sample runs 10-20 and the last.
+    sampled = set(range(9, 20)) | {runs - 1}
+    files, dirs, sizes = {}, {}, {}
+    for n in range(runs):
+        started = time.perf_counter()
+        outcome = validate_tables(frames, reference, batch["stage_counts"], f"run-{n:04d}", cfg,
+                                  suites_dir=suites_dir, docs_dir=docs)
+        seconds.append(time.perf_counter() - started)
+        assert not outcome.critical_failed, [r for r in outcome.results if not r["success"]]
+        if n in sampled:
+            entries = list(docs.rglob("*"))
+            on_disk = [p for p in entries if p.is_file()]
+            files[n] = len(on_disk)
+            dirs[n] = len(entries) - len(on_disk)
+            sizes[n] = sum(p.stat().st_size for p in on_disk)
+    early, late = np.mean(seconds[5:15]), np.mean(seconds[-10:])
+    last = runs - 1
+    early_files, early_dirs, early_bytes = (max(counts[n] for n in range(9, 20)) for counts in (files, dirs, sizes))
+    with capsys.disabled():
+        print(f"\n[20] {runs} runs, {sum(seconds):.0f} s; per run s: first {seconds[0]:.2f}, runs 6-15 {early:.3f}, "
+              f"runs {runs - 9}-{runs} {late:.3f} (ratio {late / early:.2f}), median {np.median(seconds):.3f}; "
+              f"files {early_files} -> {files[last]}, dirs {early_dirs} -> {dirs[last]}, "
+              f"bytes {early_bytes} -> {sizes[last]}")
+    assert late <= 1.5 * early, (early, late)
+    assert files[last] <= early_files * 1.02 and dirs[last] <= early_dirs * 1.02
+    assert sizes[last] <= early_bytes * 1.1
+    retained = {f"run-{n:04d}" for n in range(runs - retention, runs)}
+    index = (docs / "index.html").read_text(encoding="utf-8")
+    assert set(re.findall(r"run-\d{4}", index)) == retained
+    # _results/<suite>/<run name>/<run time>/<batch>.json: only the retained runs, every suite of each.
+    stored = [p.relative_to(docs / "_results").parts for p in (docs / "_results").rglob("*.json")]
+    assert {parts[1] for parts in stored} == retained
+    assert len(stored) == retention * 2
+    pages = {p.relative_to(docs / "validations").parts[1] for p in (docs / "validations").rglob("*.html")}
+    assert pages == retained
 
 
 @pytest.mark.unit

@@ -6,6 +6,11 @@ only the last `retention_runs` runs. Before each build the older runs are delete
 store, and GX's site builder then deletes their pages (`skip_and_clean_missing`), so the site,
 and the index GX rebuilds each time, stay the same size after thousands of runs. Only this
 run's pages (and the suite pages) are rendered, which keeps each build's cost flat too.
+
+GX makes a new jinja Environment for every view, so each build recompiled every page template:
+about 0.12 s of a 0.16 s build. The views below share one in-memory jinja bytecode cache, so
+a template is compiled once per process. This module imports GX at the top; only
+`validate_tables` imports it, after GX is loaded anyway.
 """
 
 from __future__ import annotations
@@ -15,10 +20,49 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import jinja2
+from great_expectations.render.view import DefaultJinjaIndexPageView, DefaultJinjaPageView
+
 RESULTS_SUBDIR = "_results"
 SITE_NAME = "wirelake"
 # Result keys that can hold a value per failing row; Data Docs shows the partial lists instead.
 _BULKY_RESULT_KEYS = ("unexpected_list", "unexpected_index_list", "unexpected_index_query", "unexpected_rows")
+
+
+class _InMemoryBytecodeCache(jinja2.BytecodeCache):
+    """jinja's bucket checks the template source checksum on load, so an edited template recompiles."""
+
+    def __init__(self) -> None:
+        self._bytecode: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        if bucket.key in self._bytecode:
+            bucket.bytecode_from_string(self._bytecode[bucket.key])
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        self._bytecode[bucket.key] = bucket.bytecode_to_string()
+
+
+# A few dozen GX templates: bounded, and shared by every build in the process.
+_TEMPLATE_BYTECODE = _InMemoryBytecodeCache()
+
+
+class _SharedBytecodeViewMixin:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.env.bytecode_cache = _TEMPLATE_BYTECODE
+
+
+class PageView(_SharedBytecodeViewMixin, DefaultJinjaPageView):
+    """GX's suite and validation page view, with templates compiled once per process."""
+
+
+class IndexPageView(_SharedBytecodeViewMixin, DefaultJinjaIndexPageView):
+    """GX's index page view, with templates compiled once per process."""
+
+
+def _view(class_name: str) -> dict[str, str]:
+    return {"module_name": __name__, "class_name": class_name}
 
 
 def context_config(docs_dir: Path | None) -> Any:
@@ -44,7 +88,11 @@ def context_config(docs_dir: Path | None) -> Any:
             "class_name": "SiteBuilder",
             "show_how_to_buttons": False,
             "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir)},
-            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder", "view": _view("IndexPageView")},
+            # Merged by GX into its default sections; only the view class changes.
+            "site_section_builders": {
+                section: {"view": _view("PageView")} for section in ("expectations", "validations", "profiling")
+            },
         }
     return DataContextConfig(
         store_backend_defaults=defaults,
