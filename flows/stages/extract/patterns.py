@@ -30,6 +30,12 @@ NAME_HEADS = frozenset(
     }
 )
 NAME_CONNECTORS = frozenset({"of", "and", "on", "for", "the", "de", "to", "&"})
+# A head word standing alone (not inside a longer [\w'’&-] run, as WORD below tokenises): a sentence
+# without one has no agreement name, so find_agreement_names can skip tokenising it.
+NAME_HEAD_PRESENT = re.compile(
+    r"(?<![\w'’&-])(?:" + "|".join(re.escape(h) for h in sorted(NAME_HEADS, key=len, reverse=True))
+    + r")(?![\w'’&-])"
+)
 # Capitalised words that open a sentence or a phrase but are never part of a name.
 NAME_STOP = frozenset(
     {
