@@ -299,6 +299,40 @@ def test_item_hints_win_over_page_metadata_unless_empty() -> None:
     assert article.article_id == content_key(article.canonical_url, article.content_hash)
 
 
+_STRUCTURED_PAGE = """<!doctype html><html lang="en"><head>
+<title>Night trains return to the coast line - Saltmarsh Herald</title>
+<meta property="og:site_name" content="Saltmarsh Herald">
+<script type="application/ld+json">{"@type": "NewsArticle",
+ "author": [{"@type": "Person", "name": "Noor Haddad"}, {"@type": "Person", "name": "Piet Vos"}],
+ "datePublished": "2024-06-03T23:40:00-04:00"}</script>
+</head><body><article><h1>Night trains return to the coast line</h1>
+<p>Sleeper services between the port and the capital will run again from September, the operator
+said on Monday, ending a four-year gap caused by a shortage of carriages and drivers.</p>
+<p>Tickets go on sale next week. The operator said fares would match those of the daytime
+services for seats, with cabins priced separately and discounts for railcard holders.</p>
+</article></body></html>"""
+
+
+@pytest.mark.unit
+def test_html_metadata_comes_from_the_page_reader_with_time_of_day() -> None:
+    item = Item(doc_id="trains", source="test-source", uri="mem://trains", format="html",
+                content=_STRUCTURED_PAGE, fetched_at=FETCHED_AT)
+    article = clean_one(item)
+    assert article.author == "Noor Haddad; Piet Vos"
+    assert article.site_name == "Saltmarsh Herald"
+    # The title loses the site-name suffix and is not repeated as the text's first line.
+    assert article.title == "Night trains return to the coast line"
+    assert article.text.startswith("Sleeper services")
+    # The page's timestamp is kept to the minute and moved to UTC (the next day there).
+    assert article.published_at == datetime(2024, 6, 4, 3, 40, tzinfo=UTC)
+
+    with_hints = clean_one(Item(doc_id="trains", source="test-source", uri="mem://trains", format="html",
+                                content=_STRUCTURED_PAGE, fetched_at=FETCHED_AT, author="Desk Editor",
+                                published_at=datetime(2024, 6, 5, tzinfo=UTC)))
+    assert with_hints.author == "Desk Editor"
+    assert with_hints.published_at == datetime(2024, 6, 5, tzinfo=UTC)
+
+
 @pytest.mark.unit
 def test_index_page_is_rejected_with_a_useful_message() -> None:
     item = make_item(FIXTURES / "index_page.html", fmt="html")

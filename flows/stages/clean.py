@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from flows.config import CleanConfig
 from flows.records import Article, Item, Reject, content_key, sha256_hex
-from flows.stages.cleaning.boilerplate import is_boilerplate_line, recurring_lines
+from flows.stages.cleaning.boilerplate import is_boilerplate_line, recurring_keys
 from flows.stages.cleaning.dateline import split_dateline
 from flows.stages.cleaning.normalize import (
     count_words,
@@ -35,6 +35,8 @@ from flows.stages.cleaning.normalize import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from py3langid.langid import LanguageIdentifier
 
 # Language is not guessed for texts shorter than this: a handful of words is noise.
@@ -75,7 +77,9 @@ class _Draft:
     language_hint: str | None
     # The page's own headline when a feed hint replaced it: the text must not repeat either.
     page_title: str | None = None
-    all_lines: list[str] = field(default_factory=list)
+    # Each distinct line's fingerprint, taken once: the recurring-line count, the recurring
+    # filter and the repeated-paragraph check all compare lines by it.
+    line_keys: dict[str, str] = field(default_factory=dict)
 
 
 def clean_items(items: list[Item], cfg: CleanConfig) -> tuple[list[Article], list[Reject]]:
@@ -88,10 +92,10 @@ def clean_items(items: list[Item], cfg: CleanConfig) -> tuple[list[Article], lis
         except Exception as exc:  # noqa: BLE001 - any failure of one item must not stop the batch
             rejects.append(_failure(item, exc))
 
-    lines_by_source: dict[str, list[list[str]]] = {}
+    keys_by_source: dict[str, list[Iterable[str]]] = {}
     for draft in drafts:
-        lines_by_source.setdefault(draft.item.source, []).append(draft.all_lines)
-    recurring_by_source = {source: recurring_lines(lines, cfg) for source, lines in lines_by_source.items()}
+        keys_by_source.setdefault(draft.item.source, []).append(draft.line_keys.values())
+    recurring_by_source = {source: recurring_keys(keys, cfg) for source, keys in keys_by_source.items()}
 
     articles: list[Article] = []
     for draft in drafts:
@@ -118,9 +122,12 @@ def canonical_url(url: str | None) -> str | None:
         return None
 
 
-def detect_language(text: str) -> str | None:
-    """ISO 639-1 code of `text`, or None when it is too short or the guess is weak."""
-    if count_words(text) < MIN_WORDS_FOR_LANGUAGE:
+def detect_language(text: str, word_count: int | None = None) -> str | None:
+    """ISO 639-1 code of `text`, or None when it is too short or the guess is weak.
+
+    `word_count` saves counting again when the caller already has it.
+    """
+    if (count_words(text) if word_count is None else word_count) < MIN_WORDS_FOR_LANGUAGE:
         return None
     language, probability = _language_identifier().classify(text[:LANGUAGE_SAMPLE_CHARS])
     return language if probability >= MIN_LANGUAGE_PROBABILITY else None
@@ -153,39 +160,53 @@ def _draft(item: Item) -> _Draft:
     _strip_byline(draft)
     _strip_title(draft)
     _strip_pattern_boilerplate(draft)
-    draft.all_lines = [line for paragraph in draft.paragraphs for line in paragraph]
+    keys = draft.line_keys
+    for paragraph in draft.paragraphs:
+        for line in paragraph:
+            if line not in keys:
+                keys[line] = fingerprint_text(line)
     return draft
 
 
 def _draft_from_html(item: Item) -> _Draft:
     import trafilatura
 
-    document = trafilatura.bare_extraction(
-        item.content,
-        url=item.url,
-        include_comments=False,
-        include_tables=False,
-        with_metadata=True,
-    )
-    if document is None:
-        paragraphs: list[list[str]] = []
-        meta: dict[str, Any] = {}
-    else:
-        meta = document.as_dict() if hasattr(document, "as_dict") else dict(document)
-        # trafilatura puts one block (paragraph, heading, list item) per line.
-        text = normalize_typography(meta.get("text") or "")
-        paragraphs = [[line] for raw in text.split("\n") if (line := normalize_line(raw))]
+    from flows.stages.cleaning.page_metadata import PageMetadata, read_page_metadata
+
+    # The page is parsed once and the tree serves both readers. trafilatura extracts the
+    # text only: its own metadata step cost about a third of the extraction, and our
+    # reader (cleaning/page_metadata.py) finds the few fields we keep for much less.
+    tree = trafilatura.load_html(item.content)
+    paragraphs: list[list[str]] = []
+    page = PageMetadata()
+    if tree is not None:
+        # bare_extraction works on its own copy of the tree, so ours is still whole after.
+        document = trafilatura.bare_extraction(
+            tree,
+            url=item.url,
+            include_comments=False,
+            include_tables=False,
+            with_metadata=False,
+        )
+        if document is not None:
+            # trafilatura puts one block (paragraph, heading, list item) per line.
+            text = normalize_typography(document.text or "")
+            paragraphs = [[line] for raw in text.split("\n") if (line := normalize_line(raw))]
+        # What the feed already gave is not looked for: the byline search and the date
+        # fallback are the dear part of the reading.
+        page = read_page_metadata(tree, item.url, author=not _non_empty(_typography(item.author)),
+                                  published=_to_utc(item.published_at) is None)
     return _Draft(
         item=item,
         paragraphs=paragraphs,
         # Hints from the feed or JSON record win over what the page says, unless empty.
-        title=_non_empty(_typography(item.title)) or _non_empty(_typography(meta.get("title"))),
-        author=_non_empty(_typography(item.author)) or _non_empty(_typography(meta.get("author"))),
-        published_at=_to_utc(item.published_at) or _to_utc(meta.get("date")),
-        url=_non_empty(item.url) or _non_empty(meta.get("url")),
-        site_name=_non_empty(_typography(meta.get("sitename"))),
-        language_hint=_non_empty(meta.get("language")),
-        page_title=_non_empty(_typography(meta.get("title"))),
+        title=_non_empty(_typography(item.title)) or _non_empty(_typography(page.title)),
+        author=_non_empty(_typography(item.author)) or _non_empty(_typography(page.author)),
+        published_at=_to_utc(item.published_at) or _to_utc(page.published),
+        url=_non_empty(item.url) or _non_empty(page.url),
+        site_name=_non_empty(_typography(page.site_name)),
+        language_hint=_non_empty(page.language),
+        page_title=_non_empty(_typography(page.title)),
     )
 
 
@@ -256,12 +277,12 @@ def _finish(draft: _Draft, recurring: set[str], cfg: CleanConfig) -> Article | R
     seen_paragraphs: set[str] = set()
     for lines in draft.paragraphs:
         if recurring:
-            lines = [line for line in lines if fingerprint_text(line) not in recurring]
+            lines = [line for line in lines if draft.line_keys[line] not in recurring]
         if not lines:
             continue
         paragraph = " ".join(lines)
         if len(paragraph) >= cfg.min_repeated_paragraph_chars:
-            key = fingerprint_text(paragraph)
+            key = draft.line_keys[paragraph] if len(lines) == 1 else fingerprint_text(paragraph)
             if key in seen_paragraphs:
                 continue  # the second and later copies of a paragraph are layout, not content
             seen_paragraphs.add(key)
@@ -290,7 +311,7 @@ def _finish(draft: _Draft, recurring: set[str], cfg: CleanConfig) -> Article | R
 
     content_hash = sha256_hex(fingerprint_text(text))
     canonical = canonical_url(draft.url)
-    language = detect_language(text) or _iso639_1(draft.language_hint)
+    language = detect_language(text, word_count) or _iso639_1(draft.language_hint)
     return Article(
         article_id=content_key(canonical or item.uri, content_hash),
         doc_id=item.doc_id,
@@ -354,7 +375,7 @@ def _non_empty(value: str | None) -> str | None:
 
 
 def _iso639_1(code: str | None) -> str | None:
-    # trafilatura reports the page's declared language, e.g. "en-GB"; keep the language part.
+    # Pages declare a language with a region, e.g. "en-GB" or "en_GB"; keep the language part.
     if not code:
         return None
     base = code.replace("_", "-").split("-")[0].lower()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from functools import cache
 from importlib import resources
 
@@ -68,9 +68,14 @@ def recurring_lines(articles_lines: Sequence[Sequence[str]], cfg: CleanConfig) -
     copies or revisions of one story in a batch would have their short paragraphs taken
     for boilerplate and cut out.
     """
-    if len(articles_lines) < cfg.recurring_line_min_articles:
+    return recurring_keys([[fingerprint_text(line) for line in lines] for lines in articles_lines], cfg)
+
+
+def recurring_keys(articles_keys: Sequence[Iterable[str]], cfg: CleanConfig) -> set[str]:
+    """`recurring_lines` for callers that already hold each line's fingerprint (its key)."""
+    if len(articles_keys) < cfg.recurring_line_min_articles:
         return set()
-    parent = list(range(len(articles_lines)))
+    parent = list(range(len(articles_keys)))
 
     def root(i: int) -> int:
         while parent[i] != i:
@@ -80,10 +85,9 @@ def recurring_lines(articles_lines: Sequence[Sequence[str]], cfg: CleanConfig) -
 
     first_holder_of_long_line: dict[str, int] = {}
     short_keys_per_article: list[set[str]] = []
-    for index, lines in enumerate(articles_lines):
+    for index, keys in enumerate(articles_keys):
         short_keys: set[str] = set()
-        for line in lines:
-            key = fingerprint_text(line)
+        for key in keys:
             if not key:
                 continue
             if len(key.split()) > MAX_BOILERPLATE_WORDS:
