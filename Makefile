@@ -15,12 +15,12 @@ export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS ?= 120
 
 install: $(VENV)/.installed
 
+# --compile-bytecode: uv writes no .pyc files by default, and where PYTHONDONTWRITEBYTECODE is set
+# (it is on these machines) Python would then compile Prefect, GX, spaCy, ... from source in every
+# process: 2-3 s of every `wirelake run` (measured: an unchanged re-run 5.1-6.4 s -> 3.5 s).
 $(VENV)/.installed: pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q "uv==$(UV_VERSION)"
-	# --compile-bytecode: uv does not write .pyc files by default, and where PYTHONDONTWRITEBYTECODE
-	# is set (it is on these machines) Python would then compile Prefect, GX, spaCy, ... from source
-	# in every process: 2-3 s of every `wirelake run` (measured: an unchanged re-run 5.1-6.4 s → 3.5 s).
 	$(BIN)/uv pip install -q --compile-bytecode --python $(BIN)/python -r requirements.lock
 	$(BIN)/uv pip install -q --compile-bytecode --python $(BIN)/python --no-deps -e .
 	$(BIN)/python -m compileall -q flows warehouse bench
