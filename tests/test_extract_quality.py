@@ -59,3 +59,30 @@ def test_shared_corpora_scores_hold_the_baseline(shared_dir):
             pytest.skip(f"{section}: {report[section]}")
         drops += _below_baseline(report[section], section)
     assert not drops
+
+
+@pytest.mark.unit
+def test_looking_only_at_trigger_sentences_changes_no_row(monkeypatch):
+    """extract finds each article's trigger sentences while NER runs and the event search then skips
+    the rest; with that shortcut turned off (every sentence searched) every table is the same."""
+    from flows.stages.extract import pipeline
+
+    cfg = ExtractConfig()
+    nlp = load_nlp(cfg.spacy_model)
+    articles = load_fixture_articles()
+    hot = pipeline.trigger_sentences
+    counts: list[tuple[int, int]] = []  # (trigger sentences, sentences) per article
+
+    def counting(text, sentences, gaz, known):
+        found = hot(text, sentences, gaz, known)
+        counts.append((len(found), len(sentences)))
+        return found
+
+    monkeypatch.setattr(pipeline, "trigger_sentences", counting)
+    shortcut = extract(articles, cfg, nlp=nlp)
+    assert shortcut.events.num_rows >= 5  # the fixtures hold agreements, meetings, exercises, policies
+    assert 0 < sum(h for h, _ in counts) < sum(n for _, n in counts)  # the shortcut does skip sentences
+    monkeypatch.setattr(pipeline, "trigger_sentences", lambda *args: None)
+    every_sentence = extract(articles, cfg, nlp=nlp)
+    for name, table in shortcut.tables().items():
+        assert table.equals(every_sentence.tables()[name]), name

@@ -343,19 +343,47 @@ def person_affiliations(analysis: ArticleAnalysis) -> dict[str, EntityRef]:
     return out
 
 
+def trigger_sentences(
+    text: str, sentences: list[tuple[int, int]], gaz: Gazetteer, known: KnownNames
+) -> frozenset[int]:
+    """The indices of the sentences holding a trigger of some event type; no other sentence can
+    yield a hit (`_agreement_hits` needs a name or agreement noun, `_other_hits` a meeting,
+    exercise or policy trigger). It needs no resolved entities, so extract runs it while NER
+    is still working, and `extract_article_events` then looks only at these sentences.
+    """
+    hot = set()
+    for index, (s_start, s_end) in enumerate(sentences):
+        sentence = text[s_start:s_end]
+        if (
+            P.AGREEMENT_NOUN.search(text, s_start, s_end)
+            or P.MEET_TRIGGER.search(sentence)
+            or P.EXERCISE_TRIGGER.search(sentence)
+            or P.POLICY.search(sentence)
+            or find_agreement_names(text, s_start, s_end, gaz)
+            or next(iter(known.find(text, s_start, s_end)), None) is not None
+        ):
+            hot.add(index)
+    return frozenset(hot)
+
+
 def extract_article_events(
     analysis: ArticleAnalysis,
     gaz: Gazetteer,
     reference: date,
     known: KnownNames,
     run_affiliations: dict[str, EntityRef],
+    hot: frozenset[int] | None = None,
 ) -> list[ArticleEvent]:
+    """The article's events; `hot` (from `trigger_sentences`, with the same `known`) limits the
+    search to the sentences that hold a trigger, which gives the same events sooner."""
     affiliations = dict(run_affiliations)
     affiliations.update(person_affiliations(analysis))
     ctx = _Context(analysis, gaz, reference, affiliations)
     agreements: list[ArticleEvent] = []
     others: list[ArticleEvent] = []
     for index, (s_start, s_end) in enumerate(analysis.sentences):
+        if hot is not None and index not in hot:
+            continue
         if analysis.in_boilerplate(s_start, s_end):
             continue
         for hit in _agreement_hits(ctx, index, s_start, s_end, known):

@@ -30,6 +30,7 @@ from flows.stages.extract.events import (
     ArticleEvent,
     KnownNames,
     extract_article_events,
+    trigger_sentences,
     find_agreement_names,
     person_affiliations,
 )
@@ -98,12 +99,17 @@ def extract(
 
     resolver = EntityResolver(gaz, prior.entity_refs())
     collected = []
+    # Which sentences can hold an event: found here, while NER works on later articles, so the
+    # event search after NER looks at those sentences only.
+    hot_sentences: dict[str, frozenset[int]] = {}
     for article, ner in zip(runnable, ner_results, strict=True):
         if isinstance(ner, NerFailure):
             rejects.append(_reject(article, f"spaCy failed: {ner.error}"))
             continue
         try:
-            collected.append((article, ner, resolver.collect(article, ner)))
+            hot = trigger_sentences(article.text, ner.sentences, gaz, known)
+            collected.append((article, ner, resolver.collect(article, ner)))  # last: it adds to the resolver
+            hot_sentences[article.article_id] = hot
         except Exception as exc:  # one bad article must not stop the batch
             rejects.append(_reject(article, f"entity collection failed: {type(exc).__name__}: {exc}"))
     resolver.agreement_names = {alias_key(n) for n in known.names.values()} | {
@@ -128,7 +134,7 @@ def extract(
         try:
             reference = _seen_at(article).date()
             per_article_events[article.article_id] = extract_article_events(
-                analysis, gaz, reference, known, run_affiliations
+                analysis, gaz, reference, known, run_affiliations, hot_sentences.get(article.article_id)
             )
             per_article_quotes[article.article_id] = extract_quotes(analysis)
             good.append(analysis)
