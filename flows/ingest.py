@@ -169,6 +169,7 @@ def ingest(config: WirelakeConfig, sources: list[Source]) -> dict:
                                        batch.new_articles, config.extract,
                                        extract_prior_task(lake, bool(batch.new_articles)))
         staged = stage_task(lake, batch)
+        batch.release_staged_inputs()
         outcome = validate_task(lake, staged, summary, config)
         publish_task(lake, staged, outcome, summary, config)
     return load.summary_dict(summary)

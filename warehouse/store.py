@@ -35,6 +35,8 @@ import pyarrow as pa
 
 SCHEMA_DIR = Path(__file__).resolve().parent / "schema"
 LAKE = "lake"
+# Freed memory DuckDB may keep for reuse before handing it back (its default is 128 MiB).
+ALLOCATOR_FLUSH_THRESHOLD = "16MB"
 
 # How each table is written. The key columns make re-runs idempotent (see docs/architecture.md).
 #   insert_new: insert rows whose key is not stored yet
@@ -148,7 +150,10 @@ class Warehouse:
         self.root.mkdir(parents=True, exist_ok=True)
         ducklake, scanner = self._extensions()
         con = duckdb.connect(":memory:", config={"autoinstall_known_extensions": False,
-                                                 "autoload_known_extensions": False})
+                                                 "autoload_known_extensions": False,
+                                                 # DuckDB keeps up to 128 MiB of freed memory by
+                                                 # default; a run's staging would hold it to the end.
+                                                 "allocator_flush_threshold": ALLOCATOR_FLUSH_THRESHOLD})
         try:
             con.execute(f"LOAD '{_sql_str(str(ducklake))}'")
             con.execute(f"LOAD '{_sql_str(str(scanner))}'")

@@ -34,6 +34,7 @@ from flows.run_records import (
 from flows.stages.dedup import ARTICLE_COLUMNS, DedupResult, PriorIndex
 from flows.stages.extract import ExtractPrior, ExtractResult
 from flows.stages.fetch import FetchResult, FetchState
+from flows.stages.memory import return_freed_memory
 from warehouse.store import StagedRun, Warehouse, kill_at, to_arrow
 
 log = logging.getLogger("wirelake.load")
@@ -68,6 +69,13 @@ class Batch:
         """Cleaned articles replace the fetched items: drop the items (their text is in the articles)."""
         if self.fetched is not None:
             self.fetched.items = []
+            return_freed_memory()
+
+    def release_staged_inputs(self) -> None:
+        """Once staged, the run's rows live in the staged tables: drop the articles and extraction
+        results the earlier stages produced, so validation does not hold two copies."""
+        self.cleaned = self.deduped = self.extracted = None
+        return_freed_memory()
 
     @property
     def new_articles(self) -> list[Article]:
@@ -129,6 +137,7 @@ def counted(summary: RunSummary, stage: str, rows_in: int, fn: Callable[..., Any
     progress.stage_started(stage, rows_in)
     with summary.stage(stage) as count:
         result = fn(*args)
+    return_freed_memory()  # what the stage built and dropped must not stay resident for the rest of the run
     count.rows_in = rows_in
     if isinstance(result, FetchResult):
         count.rows_out, count.rejected = len(result.items), len(result.rejects)
@@ -240,6 +249,7 @@ def stage_batch(lake: Lake, batch: Batch) -> tuple[StagedRun, dict[str, bytes]]:
     count.rows_out = sum(t.num_rows for t in staged.tables.values())
     count.extra.update({f"skipped_{k}": v for k, v in staged.skipped.items() if v})
     summary.rejected = staged.rows("rejects")
+    return_freed_memory()
     progress.stage_finished("stage", count.rows_out)
     return staged, bodies
 
