@@ -35,7 +35,8 @@ import pyarrow as pa
 
 SCHEMA_DIR = Path(__file__).resolve().parent / "schema"
 LAKE = "lake"
-# Freed memory DuckDB may keep for reuse before handing it back (its default is 128 MiB).
+# Freed memory DuckDB may keep for reuse before handing it back. Its default, 128 MiB, would
+# keep what a run's staging freed resident to the end of the run.
 ALLOCATOR_FLUSH_THRESHOLD = "16MB"
 
 # How each table is written. The key columns make re-runs idempotent (see docs/architecture.md).
@@ -151,8 +152,6 @@ class Warehouse:
         ducklake, scanner = self._extensions()
         con = duckdb.connect(":memory:", config={"autoinstall_known_extensions": False,
                                                  "autoload_known_extensions": False,
-                                                 # DuckDB keeps up to 128 MiB of freed memory by
-                                                 # default; a run's staging would hold it to the end.
                                                  "allocator_flush_threshold": ALLOCATOR_FLUSH_THRESHOLD})
         try:
             con.execute(f"LOAD '{_sql_str(str(ducklake))}'")

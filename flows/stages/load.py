@@ -249,7 +249,6 @@ def stage_batch(lake: Lake, batch: Batch) -> tuple[StagedRun, dict[str, bytes]]:
     count.rows_out = sum(t.num_rows for t in staged.tables.values())
     count.extra.update({f"skipped_{k}": v for k, v in staged.skipped.items() if v})
     summary.rejected = staged.rows("rejects")
-    return_freed_memory()
     progress.stage_finished("stage", count.rows_out)
     return staged, bodies
 
