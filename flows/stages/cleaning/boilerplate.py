@@ -14,7 +14,6 @@ from functools import cache
 from importlib import resources
 
 from flows.config import CleanConfig
-from flows.stages.cleaning.normalize import fingerprint_text
 
 # A line longer than this is article text, whatever it says.
 MAX_BOILERPLATE_WORDS = 30
@@ -56,23 +55,19 @@ def is_boilerplate_line(line: str) -> bool:
     return _boilerplate_regex().fullmatch(line) is not None
 
 
-def recurring_lines(articles_lines: Sequence[Sequence[str]], cfg: CleanConfig) -> set[str]:
+def recurring_keys(articles_keys: Sequence[Iterable[str]], cfg: CleanConfig) -> set[str]:
     """Fingerprints of the short lines that one source repeats across its articles.
 
-    `articles_lines` holds each article's lines, all from the same source. A short line
-    is boilerplate when it occurs in at least `cfg.recurring_line_min_articles` articles
-    and in at least `cfg.recurring_line_min_share` of them.
+    `articles_keys` holds each article's line fingerprints (`fingerprint_text`), all from the
+    same source. A short line is boilerplate when it occurs in at least
+    `cfg.recurring_line_min_articles` articles and in at least `cfg.recurring_line_min_share`
+    of them.
 
     Articles are counted by *story*, not by copy: articles that share a long line (more
     than MAX_BOILERPLATE_WORDS words) are grouped and counted once. Otherwise three
     copies or revisions of one story in a batch would have their short paragraphs taken
     for boilerplate and cut out.
     """
-    return recurring_keys([[fingerprint_text(line) for line in lines] for lines in articles_lines], cfg)
-
-
-def recurring_keys(articles_keys: Sequence[Iterable[str]], cfg: CleanConfig) -> set[str]:
-    """`recurring_lines` for callers that already hold each line's fingerprint (its key)."""
     if len(articles_keys) < cfg.recurring_line_min_articles:
         return set()
     parent = list(range(len(articles_keys)))

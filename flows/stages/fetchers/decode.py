@@ -55,21 +55,23 @@ _CONTROL_CHARS_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 # bytes; real pages put long <head> preambles first, so look a little further).
 _DECLARATION_SCAN_BYTES = 4096
 
-# The legacy charsets of the WHATWG encoding standard (what browsers decode), as Python codec
-# names; charset-normalizer's guesses are limited to these when one fits.
-_WEB_LEGACY_CHARSETS = frozenset({
+# The single-byte legacy charsets of the WHATWG encoding standard (what browsers decode), as
+# Python codec names.
+_WEB_SINGLE_BYTE_CHARSETS = frozenset({
     *(f"cp125{n}" for n in range(9)), *(f"iso8859-{n}" for n in (2, 3, 4, 5, 6, 7, 8, 10, 13, 14, 15, 16)),
-    "koi8-r", "koi8-u", "cp866", "mac-cyrillic", "cp874", "gbk", "gb18030", "big5", "big5hkscs", "euc_jp",
-    "iso2022_jp", "shift_jis", "cp932", "euc_kr", "cp949",
+    "koi8-r", "koi8-u", "cp866", "mac-cyrillic", "cp874",
 })
-# The single-byte ones (one byte, one character). Any byte string decodes in most of them, so a
-# label naming one proves nothing about the bytes: text in these is almost never valid,
-# non-ASCII UTF-8 (a letter byte >= 0xC0 would need a continuation byte after it every time),
-# so a body that is valid UTF-8 is read as UTF-8 whichever of them the label names.
-_SINGLE_BYTE_CHARSETS = frozenset({
-    *(f"cp125{n}" for n in range(9)), *(f"iso8859-{n}" for n in (2, 3, 4, 5, 6, 7, 8, 10, 13, 14, 15, 16)),
-    "koi8-r", "koi8-u", "cp866", "mac-cyrillic", "cp874", "mac-roman", "cp437", "cp850",
-})
+# All the legacy charsets browsers decode; charset-normalizer's guesses are limited to these
+# when one fits.
+_WEB_LEGACY_CHARSETS = _WEB_SINGLE_BYTE_CHARSETS | {
+    "gbk", "gb18030", "big5", "big5hkscs", "euc_jp", "iso2022_jp", "shift_jis", "cp932", "euc_kr", "cp949",
+}
+# Single-byte charsets (one byte, one character), with a few old non-web ones a label may name.
+# Any byte string decodes in most of them, so a label naming one proves nothing about the bytes:
+# text in these is almost never valid, non-ASCII UTF-8 (a letter byte >= 0xC0 would need a
+# continuation byte after it every time), so a body that is valid UTF-8 is read as UTF-8
+# whichever of them the label names.
+_SINGLE_BYTE_CHARSETS = _WEB_SINGLE_BYTE_CHARSETS | {"mac-roman", "cp437", "cp850"}
 
 # UTF-16 without a BOM: markup and Latin text put a NUL in every other byte. These shares
 # (of the 2-byte units in the first _DECLARATION_SCAN_BYTES) tell it from UTF-8, where NULs
