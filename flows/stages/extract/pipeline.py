@@ -30,9 +30,9 @@ from flows.stages.extract.events import (
     ArticleEvent,
     KnownNames,
     extract_article_events,
-    trigger_sentences,
     find_agreement_names,
     person_affiliations,
+    trigger_sentences,
 )
 from flows.stages.extract.gazetteer import EntityRef, alias_key, load_gazetteer
 from flows.stages.extract import ner_process
