@@ -105,3 +105,25 @@ def test_the_child_exits_when_its_parent_is_killed(tmp_path):
     finally:
         if parent.poll() is None:
             parent.kill()
+
+
+def test_a_large_batch_stops_the_child_and_a_small_one_keeps_it(monkeypatch):
+    """The child's string store grows with a batch's vocabulary: after a large batch it is let go,
+    and the next batch starts a fresh child with the same results."""
+    import psutil
+
+    from flows.stages.extract import ner_process as module
+
+    monkeypatch.setattr(module, "RELEASE_AFTER_TEXTS", len(TEXTS) * 2)
+    worker = ner_process(CFG.spacy_model, CFG.batch_size, 1)
+    small = [_spans(r) for r in in_child_process(CFG.spacy_model, TEXTS, CFG.batch_size, 1)]
+    kept = list(worker._executor()._processes)
+    assert kept, "a small batch keeps its child"
+    large = [_spans(r) for r in in_child_process(CFG.spacy_model, TEXTS * 2, CFG.batch_size, 1)]
+    assert large == small * 2
+    assert worker._pool is None, "the child is still held after a large batch"
+    _, alive = psutil.wait_procs([psutil.Process(pid) for pid in kept if psutil.pid_exists(pid)], timeout=10)
+    assert alive == [], f"the released child is still running: {alive}"
+    again = [_spans(r) for r in in_child_process(CFG.spacy_model, TEXTS, CFG.batch_size, 1)]
+    assert again == small
+    assert list(worker._executor()._processes), "the next batch has a fresh child"
