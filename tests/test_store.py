@@ -52,6 +52,26 @@ def test_insert_new_skips_stored_and_repeated_keys(lake):
     assert con.execute("SELECT count(*) FROM documents").fetchone()[0] == 2
 
 
+def test_staging_keeps_the_first_row_per_key_in_input_order(lake):
+    """Staging decides on keys alone: the first row of each key wins, rows keep the run's order,
+    and a batch with nothing to drop is staged as the very table it came in as (no copy)."""
+    wh, con = lake
+    wh.publish(con, wh.stage(con, {"entities": _entities(("e2", "Stored"))}))
+    rows = [("e9", "First e9"), ("e1", "First e1"), ("e9", "Second e9"), ("e2", "Stored again"),
+            ("e1", "Second e1"), ("e5", "Only e5")]
+    staged = wh.stage(con, {"entities": _entities(*rows), "documents": to_arrow("documents", [
+        {"doc_id": d, "run_id": "r", "source": "s", "uri": d, "fetched_at": NOW, "sha256": "0" * 64, "bytes": 1}
+        for d in ("d3", "d2", "d1", "d2")])})
+    # entities replace by key, so the stored e2 is staged again; its first row wins
+    assert staged.tables["entities"].select(["entity_id", "name"]).to_pylist() == [
+        {"entity_id": "e9", "name": "First e9"}, {"entity_id": "e1", "name": "First e1"},
+        {"entity_id": "e2", "name": "Stored again"}, {"entity_id": "e5", "name": "Only e5"}]
+    assert staged.skipped["entities"] == 2
+    assert staged.tables["documents"].column("doc_id").to_pylist() == ["d3", "d2", "d1"]
+    fresh = _entities(("e7", "Seven"), ("e8", "Eight"))
+    assert wh.stage(con, {"entities": fresh}).tables["entities"] is fresh
+
+
 def test_replace_rules_replace_by_row_key_and_by_group(lake):
     wh, con = lake
     wh.publish(con, wh.stage(con, {"entities": _entities(("e1", "Old name"), ("e2", "Other")),
