@@ -172,12 +172,9 @@ def _linked_components(features: list[StoryFeatures], window: timedelta, thresho
     linking.eliminate_zeros()
 
     tiles = [slice(s, min(s + _TILE, n)) for s in range(0, n, _TILE)]
-    link_rows = [linking[t] for t in tiles]
-    link_cols = [m.T.tocsr() for m in link_rows]
-    word_rows = [words[t] for t in tiles]
-    word_cols = [m.T.tocsr() for m in word_rows]
-    weight_rows = [level_weights[t] for t in tiles]
-    level_cols = [levels[t].T.tocsr() for t in tiles]
+    # Tile slices are made when first needed and dropped when no later tile can use them: the
+    # tiles within the window of one another, not copies of every matrix for the whole run.
+    columns: dict[int, tuple] = {}
 
     def score(p, q, common, dot):
         total = entity_sums[p] + entity_sums[q]
@@ -188,11 +185,17 @@ def _linked_components(features: list[StoryFeatures], window: timedelta, thresho
         return 0.5 * jaccard + 0.5 * cos
 
     for a, rows in enumerate(tiles):
+        link_row, word_row, weight_row = linking[rows], words[rows], level_weights[rows]
+        for done in [b for b in columns if b < a]:  # row tiles only move forward
+            del columns[done]
         for b in range(a, len(tiles)):
             cols = tiles[b]
             if ts[cols.start] - ts[rows.stop - 1] > window_us:
                 break  # later tiles are later still
-            shared = (link_rows[a] @ link_cols[b]).tocoo()
+            if b not in columns:
+                columns[b] = tuple(m[cols].T.tocsr() for m in (linking, words, levels))
+            link_col, word_col, level_col = columns[b]
+            shared = (link_row @ link_col).tocoo()
             r, c = shared.row, shared.col
             p, q = r + rows.start, c + cols.start
             keep = (q > p) & (ts[q] - ts[p] <= window_us)
@@ -201,8 +204,8 @@ def _linked_components(features: list[StoryFeatures], window: timedelta, thresho
             r, c, p, q = r[keep], c[keep], p[keep], q[keep]
             if len(p) >= _GRAM_SHARE * (rows.stop - rows.start) * (cols.stop - cols.start):
                 # dense tiles: a product's column indices come unsorted, and sampling those scans rows
-                common = (weight_rows[a] @ level_cols[b]).toarray()[r, c]
-                dot = (word_rows[a] @ word_cols[b]).toarray()[r, c]
+                common = (weight_row @ level_col).toarray()[r, c]
+                dot = (word_row @ word_col).toarray()[r, c]
                 linked = score(p, q, common, dot) >= threshold
                 links.add(order[p[linked]], order[q[linked]])
                 continue
@@ -222,9 +225,11 @@ def _count_matrix(counters: list[Counter]) -> sparse.csr_array:
     from scipy import sparse  # scipy loads on first use: importing the stage stays cheap
     keys = list(chain.from_iterable(counters))
     columns = {key: k for k, key in enumerate(dict.fromkeys(keys))}
-    indices = np.fromiter(map(columns.__getitem__, keys), dtype=np.int64, count=len(keys))
+    # int32 column indices (scipy's own choice below 2**31 entries) halve the index arrays
+    index_type = np.int32 if len(columns) < 2**31 and len(keys) < 2**31 else np.int64
+    indices = np.fromiter(map(columns.__getitem__, keys), dtype=index_type, count=len(keys))
     values = np.fromiter(chain.from_iterable(c.values() for c in counters), dtype=np.float64, count=len(keys))
-    indptr = np.concatenate(([0], np.cumsum([len(c) for c in counters], dtype=np.int64)))
+    indptr = np.concatenate(([0], np.cumsum([len(c) for c in counters], dtype=index_type))).astype(index_type)
     matrix = sparse.csr_array((values, indices, indptr), shape=(len(counters), len(columns)))
     matrix.sort_indices()
     return matrix
