@@ -16,7 +16,7 @@ from flows.records import Article, Item, content_key
 from flows.stages.clean import canonical_url, clean_items, detect_language
 from flows.stages.cleaning.boilerplate import is_boilerplate_line, load_boilerplate_patterns
 from flows.stages.cleaning.dateline import split_dateline
-from flows.stages.cleaning.normalize import fingerprint_text
+from flows.stages.cleaning.normalize import fingerprint_text, normalize_line
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "tests" / "fixtures" / "clean"
@@ -331,6 +331,48 @@ def test_html_metadata_comes_from_the_page_reader_with_time_of_day() -> None:
                                 published_at=datetime(2024, 6, 5, tzinfo=UTC)))
     assert with_hints.author == "Desk Editor"
     assert with_hints.published_at == datetime(2024, 6, 5, tzinfo=UTC)
+
+
+_SCRIPTED_PAGE = """<!doctype html><html lang="en"><head>
+<title>Ferry fares frozen for the winter | Harbour Post</title>
+<meta name="author" content="Ines Marlow">
+<style>.story p { margin: 0 } .banner::after { content: "Subscribe today for full access"; }</style>
+<script>window.dataLayer = [{"headline": "Ferry fares frozen", "text": "tracking copy that is not the story"}];</script>
+<script type="application/ld+json">{"@type": "NewsArticle", "headline": "Ferry fares frozen for the winter",
+ "datePublished": "2024-11-02T08:15:00+00:00", "publisher": {"name": "Harbour Post"}}</script>
+</head><body>
+<svg width="24" height="24"><title>Share on social media</title><path d="M1 1 L23 23"/><text x="2" y="20">Share</text></svg>
+<article class="story">
+<h1>Ferry fares frozen for the winter</h1>
+<p>The island ferry company will keep its fares at this summer's level until March, its board
+decided on Friday, after a season in which passenger numbers rose by a tenth.<script>loadAd("mid")</script>
+The freeze covers foot passengers, cars and the weekly freight run.</p>
+<p>Councillors had asked for the freeze in September, when fuel costs fell back from their
+spring peak, and the company said it expected to cover the difference from the busier summer.</p>
+<p>Season tickets for island residents stay at half the standard fare, as agreed last year with
+the council, and the first sailing of the day keeps its early-morning discount.</p>
+</article></body></html>"""
+
+
+@pytest.mark.unit
+def test_scripts_styles_and_svg_are_dropped_before_extraction_without_changing_it() -> None:
+    """clean drops scripts (not JSON-LD), styles and SVG from its tree once the metadata is
+    read; trafilatura would have deleted them anyway, so the text is what trafilatura gives on
+    the whole page, the text after an inline script survives, and JSON-LD still gives the date."""
+    import trafilatura
+
+    article = clean_one(Item(doc_id="ferry", source="test-source", uri="mem://ferry", format="html",
+                             content=_SCRIPTED_PAGE, fetched_at=FETCHED_AT))
+    whole = trafilatura.bare_extraction(trafilatura.load_html(_SCRIPTED_PAGE), include_comments=False,
+                                        include_tables=False, with_metadata=False)
+    expected = "\n\n".join(normalize_line(line) for line in whole.text.split("\n")
+                             if normalize_line(line) and line.strip() != "Ferry fares frozen for the winter")
+    assert article.text == expected
+    assert "freight run" in article.text and "passenger numbers rose" in article.text
+    for absent in ("tracking copy", "Subscribe today", "Share on social media", "loadAd"):
+        assert absent not in article.text
+    assert article.published_at == datetime(2024, 11, 2, 8, 15, tzinfo=UTC)
+    assert article.author == "Ines Marlow" and article.site_name == "Harbour Post"
 
 
 @pytest.mark.unit

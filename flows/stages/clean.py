@@ -168,6 +168,21 @@ def _draft(item: Item) -> _Draft:
     return draft
 
 
+@cache
+def _not_text():
+    """Elements no text extractor reads: scripts (but JSON-LD), styles and inline SVG.
+
+    trafilatura deletes them (keeping their tail text) before it looks for text, and its
+    readability and jusText fallbacks skip scripts and styles, so dropping them first changes
+    no output (same articles on the 181 benchmark pages). It makes the tree trafilatura copies
+    for each of its passes smaller: on those pages script and style text and SVG paths were
+    most of what the copies moved, and the stage is 2–4% faster.
+    """
+    from lxml import etree
+
+    return etree.XPath("//script[not(@type='application/ld+json')] | //style | //svg")
+
+
 def _draft_from_html(item: Item) -> _Draft:
     import trafilatura
 
@@ -180,7 +195,13 @@ def _draft_from_html(item: Item) -> _Draft:
     paragraphs: list[list[str]] = []
     page = PageMetadata()
     if tree is not None:
-        # bare_extraction works on its own copy of the tree, so ours is still whole after.
+        # What the feed already gave is not looked for: the byline search and the date
+        # fallback are the dear part of the reading.
+        page = read_page_metadata(tree, item.url, author=not _non_empty(_typography(item.author)),
+                                  published=_to_utc(item.published_at) is None)
+        # Read first: the metadata reader uses the whole page, trafilatura never these elements.
+        for element in _not_text()(tree):
+            element.drop_tree()
         document = trafilatura.bare_extraction(
             tree,
             url=item.url,
@@ -192,10 +213,6 @@ def _draft_from_html(item: Item) -> _Draft:
             # trafilatura puts one block (paragraph, heading, list item) per line.
             text = normalize_typography(document.text or "")
             paragraphs = [[line] for raw in text.split("\n") if (line := normalize_line(raw))]
-        # What the feed already gave is not looked for: the byline search and the date
-        # fallback are the dear part of the reading.
-        page = read_page_metadata(tree, item.url, author=not _non_empty(_typography(item.author)),
-                                  published=_to_utc(item.published_at) is None)
     return _Draft(
         item=item,
         paragraphs=paragraphs,
