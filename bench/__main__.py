@@ -281,7 +281,8 @@ def compute_measures(names: list[str], runs: dict[str, PipelineRun], ner: dict |
                     ("trafilatura pages/s", html["trafilatura"]["pages_per_second"]),
                     cpu_value=report.ratio(html["clean"].get("pages_per_cpu_second"),
                                            html["trafilatura"].get("pages_per_cpu_second")),
-                    note=f"{html['pages']} pages, best of {html['rounds']}; clean kept "
+                    note=f"{html['pages']} pages in slices of {html.get('slice_pages', html['pages'])}, "
+                         f"interleaved, best of {html['rounds']} per slice; clean kept "
                          f"{html['clean']['articles']}, rejected {html['clean']['rejects']}; "
                          f"trafilatura extracted {html['trafilatura']['extracted']}")
             continue

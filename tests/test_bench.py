@@ -307,3 +307,37 @@ def test_the_child_records_when_each_stage_ran_and_still_reports_progress(monkey
     assert listener.calls == [("start", "clean", 5), ("end", "clean", 4)]
     start, end = marks["clean"]
     assert 0 < start <= end
+
+
+def test_the_html_measure_interleaves_slices_and_keeps_each_slices_best_round(monkeypatch):
+    """Both sides are timed slice by slice, alternating which goes first; a side's time is the sum
+    of its best round per slice, so a slow spell hits both sides of the slices it covers."""
+    from pathlib import Path
+
+    from bench import baselines
+    from bench.corpora import HtmlPage
+
+    fixtures = Path(__file__).parent / "fixtures" / "clean"
+    page = (fixtures / "council_budget.html").read_text(encoding="utf-8")
+    pages = [HtmlPage(f"p{i}", f"https://example.org/{i}", page) for i in range(5)]
+    monkeypatch.setattr(baselines, "HTML_SLICE_PAGES", 2)
+    calls: list[tuple[str, int]] = []
+    timed_trafilatura, timed_clean = baselines._time_trafilatura, baselines._time_clean
+    monkeypatch.setattr(baselines, "_time_trafilatura",
+                        lambda p: calls.append(("trafilatura", len(p))) or timed_trafilatura(p))
+    monkeypatch.setattr(baselines, "_time_clean",
+                        lambda items, cfg: calls.append(("clean", len(items))) or timed_clean(items, cfg))
+    result = baselines.html_path(pages, rounds=2)
+    timed = calls[2:]  # after one warm-up call per side
+    assert [n for _, n in timed] == [2, 2, 2, 2, 1, 1] * 2  # 3 slices, both sides, 2 rounds
+    assert [side for side, _ in timed[:6]] == ["trafilatura", "clean", "clean", "trafilatura",
+                                               "trafilatura", "clean"]
+    assert timed[6][0] == "clean"  # the next round starts the other way round
+    assert result["slice_pages"] == 2 and result["rounds"] == 2
+    for side in ("trafilatura", "clean"):
+        rates = result[side]
+        assert len(rates["seconds"]) == 2
+        assert 0 < rates["best_seconds"] <= min(rates["seconds"]) + 1e-3
+        assert rates["pages_per_second"] == pytest.approx(5 / rates["best_seconds"], rel=1e-3)
+    assert result["trafilatura"]["extracted"] == 5
+    assert result["clean"]["articles"] + result["clean"]["rejects"] == 5
