@@ -31,9 +31,11 @@ out = Console()
 err = Console(stderr=True, soft_wrap=True)
 
 WAREHOUSE_HELP = "Warehouse directory. Default: $WIRELAKE_WAREHOUSE, else ./warehouse."
+CONFIG_HELP = "A TOML file of config overrides. Default: $WIRELAKE_CONFIG."
 RUN_EPILOG = (
     "Exit codes: 0 the run was published (or had no new data); 1 error (bad arguments, a failed stage, "
-    "another run holds the warehouse); 2 the run was not published because a critical expectation failed."
+    "another run holds the warehouse); 2 the run was not published because a critical expectation failed; "
+    "3 degraded: every input of some source failed (the other sources' rows were published)."
 )
 
 
@@ -43,12 +45,19 @@ class OutputFormat(str, Enum):
     json = "json"
 
 
-def _prefect_defaults() -> None:
+def _prefect_defaults(quiet: bool = False) -> None:
     # No telemetry, and room for the temporary API server's first start (about 17 s here).
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    # Run logs at INFO reach the Prefect API (the UI's Logs tab); the console shows warnings only.
+    from flows.ops_logging import logging_env
+
+    for key, value in logging_env(quiet).items():
+        if quiet and key == "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL":
+            os.environ[key] = value
+        else:
+            os.environ.setdefault(key, value)
 
 
 def _config(config_file: Path | None, warehouse: Path | None, **overrides: Any):
@@ -61,10 +70,10 @@ def _config(config_file: Path | None, warehouse: Path | None, **overrides: Any):
         raise typer.Exit(1) from None
 
 
-def _warehouse(warehouse: Path | None):
+def _warehouse(warehouse: Path | None, config_file: Path | None = None):
     from warehouse.store import Warehouse
 
-    cfg = _config(None, warehouse)
+    cfg = _config(config_file, warehouse)
     return Warehouse(cfg.warehouse, cfg.catalog_url, cfg.data_path)
 
 
@@ -73,7 +82,7 @@ def run(
     sources_file: Path | None = typer.Option(None, "--sources", help="A sources file (TOML, see README)."),
     source: list[str] = typer.Option([], "--source", help="A local folder/file, feed URL or page URL. Repeatable."),
     warehouse: Path | None = typer.Option(None, "--warehouse", help=WAREHOUSE_HELP),
-    config_file: Path | None = typer.Option(None, "--config", help="A TOML file of config overrides."),
+    config_file: Path | None = typer.Option(None, "--config", help=CONFIG_HELP),
     validation_mode: str | None = typer.Option(None, "--validation-mode",
                                                help="fail (default): a critical failure publishes nothing; "
                                                "quarantine: failing rows go to the quarantine table."),
@@ -82,7 +91,8 @@ def run(
                                       help="thread (default): stages run in this process; dask: on a Dask cluster."),
     dask_address: str | None = typer.Option(None, "--dask-address",
                                             help="tcp://HOST:PORT of a Dask scheduler; default: a LocalCluster."),
-    quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bar and no log lines on the console "
+                               "(the Prefect run log still gets them)."),
 ) -> None:
     """Run the ingestion flow once: fetch → clean → dedup → extract → load → validate → publish."""
     overrides: dict[str, Any] = {"task_runner": runner, "dask_address": dask_address}
@@ -92,18 +102,21 @@ def run(
         overrides["validate"] = {"mode": validation_mode}
     cfg = _config(config_file, warehouse, **overrides)
     sources = _sources(sources_file, source)
-    summary = run_once(cfg, sources, lock_wait=lock_wait, show_progress=not quiet)
+    summary = run_once(cfg, sources, lock_wait=lock_wait, show_progress=not quiet, quiet=quiet)
     print_summary(summary)
     raise typer.Exit(summary["exit_code"])
 
 
 def run_once(cfg, sources, lock_wait: float = 0.0, show_progress: bool = True,
-             flow_call: Any = None) -> dict[str, Any]:
+             flow_call: Any = None, quiet: bool = False) -> dict[str, Any]:
     """Run the flow in this process and return its summary dict (exit_code included).
 
     `flow_call` (no arguments, returns the summary dict) runs another flow in its place.
     """
-    _prefect_defaults()
+    _prefect_defaults(quiet)
+    from flows.ops_logging import quiet_dask
+
+    quiet_dask()
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from flows import progress
@@ -139,8 +152,9 @@ def reprocess(
     since: str | None = typer.Option(None, "--since", help="Only documents fetched on or after this UTC date "
                                      "(ISO, e.g. 2024-03-01). Default: every stored document."),
     warehouse: Path | None = typer.Option(None, "--warehouse", help=WAREHOUSE_HELP),
-    config_file: Path | None = typer.Option(None, "--config", help="A TOML file of config overrides."),
-    quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+    config_file: Path | None = typer.Option(None, "--config", help=CONFIG_HELP),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bar and no log lines on the console "
+                               "(the Prefect run log still gets them)."),
 ) -> None:
     """Re-run clean → extract → validate → publish from the stored raw documents, without refetching."""
     from flows.stages.reprocess import since_datetime
@@ -151,16 +165,18 @@ def reprocess(
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from None
     cfg = _config(config_file, warehouse)
-    summary = reprocess_once(cfg, since_at, show_progress=not quiet)
+    summary = reprocess_once(cfg, since_at, show_progress=not quiet, quiet=quiet)
     print_summary(summary)
     raise typer.Exit(summary["exit_code"])
 
 
-def reprocess_once(cfg, since: datetime | None = None, show_progress: bool = True) -> dict[str, Any]:
+def reprocess_once(cfg, since: datetime | None = None, show_progress: bool = True,
+                   quiet: bool = False) -> dict[str, Any]:
     """Run the reprocess flow in this process and return its summary dict (exit_code included)."""
     from flows.reprocess import run_reprocess
 
-    return run_once(cfg, [], show_progress=show_progress, flow_call=lambda: run_reprocess(cfg, since))
+    return run_once(cfg, [], show_progress=show_progress, flow_call=lambda: run_reprocess(cfg, since),
+                    quiet=quiet)
 
 
 def print_summary(summary: dict[str, Any]) -> None:
@@ -188,11 +204,12 @@ def sql(
     query: str = typer.Argument(..., help="One SQL query, e.g. \"SELECT title FROM articles LIMIT 5\"."),
     warehouse: Path | None = typer.Option(None, "--warehouse", help=WAREHOUSE_HELP),
     fmt: OutputFormat = typer.Option(OutputFormat.table, "--format", help="table, csv, or json (one JSON array)."),
+    config_file: Path | None = typer.Option(None, "--config", help=CONFIG_HELP),
 ) -> None:
     """Query the warehouse, read-only: writes, ATTACH and file access are refused."""
     import duckdb
 
-    wh = _warehouse(warehouse)
+    wh = _warehouse(warehouse, config_file)
     try:
         with wh.reader() as con:
             wh.check_read_only_sql(con, query)
@@ -245,30 +262,35 @@ def _print_rows(columns: list[str], rows: list[tuple], fmt: OutputFormat) -> Non
 def runs(
     warehouse: Path | None = typer.Option(None, "--warehouse", help=WAREHOUSE_HELP),
     limit: int = typer.Option(20, "--limit", help="How many of the latest runs."),
-    fmt: OutputFormat = typer.Option(OutputFormat.table, "--format", help="table, csv or json."),
+    fmt: OutputFormat = typer.Option(OutputFormat.table, "--format", help="table (fits 80 columns), csv or json "
+                                     "(every column)."),
+    config_file: Path | None = typer.Option(None, "--config", help=CONFIG_HELP),
 ) -> None:
-    """The run history, newest first."""
-    wh = _warehouse(warehouse)
+    """The run history, newest first: status, counts, DuckLake snapshot and per-source health."""
+    from flows.run_table import read_runs, runs_table
+
+    wh = _warehouse(warehouse, config_file)
     try:
         with wh.reader() as con:
-            rel = con.execute(
-                "SELECT run_id, kind, status, started_at, finished_at, fetched, rejected, new, duplicates, "
-                "config_hash, message FROM runs ORDER BY started_at DESC LIMIT ?", [limit])
-            columns = [d[0] for d in rel.description]
-            rows = rel.fetchall()
+            columns, rows = read_runs(con, limit)
     except FileNotFoundError as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from None
-    _print_rows(columns, rows, fmt)
+    if fmt is OutputFormat.table:
+        out.print(runs_table(columns, rows))
+    else:
+        _print_rows(columns, rows, fmt)
 
 
 @app.command()
 def serve(
     cron: str = typer.Option("*/15 * * * *", "--cron", help="When to run, as a cron expression (UTC)."),
+    interval: float | None = typer.Option(None, "--interval", min=1,
+                                          help="Run every this many seconds instead of on --cron."),
     sources_file: Path | None = typer.Option(None, "--sources", help="A sources file (TOML, see README)."),
     source: list[str] = typer.Option([], "--source", help="A local folder/file, feed URL or page URL. Repeatable."),
     warehouse: Path | None = typer.Option(None, "--warehouse", help=WAREHOUSE_HELP),
-    config_file: Path | None = typer.Option(None, "--config", help="A TOML file of config overrides."),
+    config_file: Path | None = typer.Option(None, "--config", help=CONFIG_HELP),
     name: str = typer.Option("scheduled", "--name", help="The deployment's name."),
 ) -> None:
     """Serve the ingestion flow on a schedule; needs a running Prefect server (PREFECT_API_URL)."""
@@ -293,8 +315,9 @@ def serve(
 
     from flows.ingest import ingest_deployment
 
-    out.print(f"serving wirelake every {cron!r} into {cfg.warehouse.resolve()} ({len(sources)} sources); Ctrl-C stops")
-    prefect_serve(ingest_deployment(cfg, sources, cron, name=name))
+    when = f"{interval:g} s" if interval else repr(cron)
+    out.print(f"serving wirelake every {when} into {cfg.warehouse.resolve()} ({len(sources)} sources); Ctrl-C stops")
+    prefect_serve(ingest_deployment(cfg, sources, cron, name=name, interval_seconds=interval))
 
 
 def _sources(sources_file: Path | None, source: list[str]):
@@ -315,11 +338,12 @@ def _sources(sources_file: Path | None, source: list[str]):
 def report(
     warehouse: Path | None = typer.Option(None, "--warehouse", help=WAREHOUSE_HELP),
     output: Path | None = typer.Option(None, "--output", help="Where to write it. Default: <warehouse>/reports/index.html"),
+    config_file: Path | None = typer.Option(None, "--config", help=CONFIG_HELP),
 ) -> None:
     """Write a self-contained HTML run dashboard (history, stage counts, validation) and print its path."""
     from flows.report import build_report
 
-    wh = _warehouse(warehouse)
+    wh = _warehouse(warehouse, config_file)
     target = output or wh.reports_dir / "index.html"
     docs_index = wh.reports_dir / "data_docs" / "index.html"
     try:

@@ -117,6 +117,14 @@ class ValidateConfig(_Section):
     data_docs_retention_runs: int = 50
 
 
+class NotifyConfig(_Section):
+    # POST a JSON report here when a run is not published, degraded or crashed (see flows/notify.py);
+    # None: no notification. Any http(s) URL the operator chooses, e.g. a chat or paging webhook.
+    webhook_url: str | None = None
+    # One POST, no retries: a notification must never hold up or fail the run.
+    timeout_seconds: float = Field(default=10.0, gt=0)
+
+
 class WirelakeConfig(_Section):
     warehouse: Path = Path("warehouse")
     # DuckLake catalog: None means a SQLite catalog file inside the warehouse dir.
@@ -141,6 +149,7 @@ class WirelakeConfig(_Section):
     dedup: DedupConfig = Field(default_factory=DedupConfig)
     extract: ExtractConfig = Field(default_factory=ExtractConfig)
     validate_: ValidateConfig = Field(default_factory=ValidateConfig, alias="validate")
+    notify: NotifyConfig = Field(default_factory=NotifyConfig)
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -149,13 +158,16 @@ class WirelakeConfig(_Section):
         data = self.model_dump(mode="json", exclude={"warehouse", "catalog_url", "data_path",
                                                     "lock_wait_seconds", "max_workers", "task_runner",
                                                     "dask_address", "dask_workers",
-                                                    "run_timeout_seconds", "fault_point"})
+                                                    "run_timeout_seconds", "fault_point", "notify"})
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
     @classmethod
     def load(cls, config_file: Path | None = None, **overrides: object) -> WirelakeConfig:
-        """Defaults, then the TOML file (if any), then WIRELAKE_WAREHOUSE, then explicit overrides."""
+        """Defaults, then the TOML file (if any; else $WIRELAKE_CONFIG), then WIRELAKE_WAREHOUSE, then
+        explicit overrides."""
         data: dict[str, object] = {}
+        if config_file is None and os.environ.get("WIRELAKE_CONFIG"):
+            config_file = Path(os.environ["WIRELAKE_CONFIG"])
         if config_file is not None:
             try:
                 data = tomllib.loads(Path(config_file).read_text(encoding="utf-8"))

@@ -16,6 +16,9 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
 from flows.config import WirelakeConfig
+from flows.health import final_state, summary_from_state
+from flows.notify import notify_hook
+from flows.ops_logging import log_summary
 from flows.records import Source
 from flows.run_records import RunSummary, new_run_id, summary_markdown
 from flows.stages import load
@@ -148,7 +151,7 @@ def clean_by_source(items, cfg):
     return articles, rejects
 
 
-@flow(name="wirelake-ingest", log_prints=True)
+@flow(name="wirelake-ingest", log_prints=True, on_failure=[notify_hook], on_crashed=[notify_hook])
 def ingest(config: WirelakeConfig, sources: list[Source]) -> dict:
     summary = RunSummary(run_id=new_run_id(), kind="ingest", started_at=datetime.now(UTC),
                          config_hash=config.config_hash(), config_json=config.model_dump_json())
@@ -172,7 +175,13 @@ def ingest(config: WirelakeConfig, sources: list[Source]) -> dict:
         batch.release_staged_inputs()
         outcome = validate_task(lake, staged, summary, config)
         publish_task(lake, staged, outcome, summary, config)
-    return load.summary_dict(summary)
+    return finish(load.summary_dict(summary))
+
+
+def finish(summary: dict):
+    """Log the outcome to the run log; a run not published or degraded ends Failed, not Completed."""
+    log_summary(summary)
+    return final_state(summary)
 
 
 def task_runner(config: WirelakeConfig):
@@ -199,18 +208,20 @@ def run_ingest(config: WirelakeConfig, sources: list[Source], lock_wait: float |
     if lock_wait:
         config = config.model_copy(update={"lock_wait_seconds": lock_wait})
     load.preload_pandas()
-    return configured_flow(config)(config=config, sources=sources)
+    return summary_from_state(configured_flow(config)(config=config, sources=sources, return_state=True))
 
 
-def ingest_deployment(config: WirelakeConfig, sources: list[Source], cron: str, name: str = "scheduled"):
-    """A deployment of the flow on a cron schedule, one run at a time (later runs queue)."""
+def ingest_deployment(config: WirelakeConfig, sources: list[Source], cron: str | None = None,
+                      name: str = "scheduled", interval_seconds: float | None = None):
+    """A deployment of the flow on a cron (or interval) schedule, one run at a time (later runs queue)."""
     from dataclasses import asdict
 
     from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
 
     return configured_flow(config).to_deployment(
         name=name,
-        cron=cron,
+        cron=None if interval_seconds else cron,
+        interval=interval_seconds,
         parameters={"config": config.model_dump(mode="json", by_alias=True),
                     "sources": [asdict(s) for s in sources]},
         concurrency_limit=ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.ENQUEUE),

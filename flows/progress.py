@@ -1,7 +1,8 @@
 """Stage progress, reported to whoever listens (the CLI draws a progress bar).
 
-The flow calls `stage_started`/`stage_finished`; by default nobody listens. The CLI
-installs a listener for the duration of one run with `listening(...)`.
+The flow calls `stage_started`/`stage_finished`; each goes to the Prefect run log at INFO,
+and to a listener if one is installed: the CLI installs one for the duration of a run with
+`listening(...)`.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ import contextlib
 from collections.abc import Iterator
 from contextvars import ContextVar
 from typing import Protocol
+
+from flows import ops_logging
 
 STAGES: tuple[str, ...] = ("fetch", "clean", "dedup", "extract", "stage", "validate", "publish")
 
@@ -32,10 +35,12 @@ def listening(listener: ProgressListener) -> Iterator[None]:
 
 
 def stage_started(stage: str, rows_in: int | None = None) -> None:
+    ops_logging.stage_started(stage, rows_in)  # the Prefect run log, which the UI shows
     if (listener := _listener.get()) is not None:
         listener.stage_started(stage, rows_in)
 
 
 def stage_finished(stage: str, rows_out: int | None = None) -> None:
+    ops_logging.stage_finished(stage, rows_out)
     if (listener := _listener.get()) is not None:
         listener.stage_finished(stage, rows_out)

@@ -17,7 +17,9 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
 from flows.config import WirelakeConfig
-from flows.ingest import clean_task, extract_task, lock_holder, publish_task, reconcile_crashed, validate_task
+from flows.notify import notify_hook
+from flows.health import summary_from_state
+from flows.ingest import clean_task, finish, extract_task, lock_holder, publish_task, reconcile_crashed, validate_task
 from flows.run_records import RunSummary, new_run_id
 from flows.stages import load
 from flows.stages import reprocess as stages
@@ -54,7 +56,7 @@ def stage_task(lake, summary, config, selection, articles, extracted, rejects, d
     return stages.stage_reprocess(lake, summary, tables, documents_read)
 
 
-@flow(name="wirelake-reprocess", log_prints=True)
+@flow(name="wirelake-reprocess", log_prints=True, on_failure=[notify_hook], on_crashed=[notify_hook])
 def reprocess(config: WirelakeConfig, since: datetime | None = None) -> dict:
     summary = RunSummary(run_id=new_run_id(), kind="reprocess", started_at=datetime.now(UTC),
                          config_hash=config.config_hash(), config_json=config.model_dump_json())
@@ -74,7 +76,7 @@ def reprocess(config: WirelakeConfig, since: datetime | None = None) -> dict:
                             [*replayed.rejects, *clean_rejects], replayed.documents)
         outcome = validate_task(lake, staged, summary, config)
         publish_task(lake, staged, outcome, summary, config)
-    return load.summary_dict(summary)
+    return finish(load.summary_dict(summary))
 
 
 def run_reprocess(config: WirelakeConfig, since: datetime | None = None,
@@ -86,4 +88,4 @@ def run_reprocess(config: WirelakeConfig, since: datetime | None = None,
         config = config.model_copy(update={"lock_wait_seconds": lock_wait})
     configured = reprocess.with_options(task_runner=ThreadPoolTaskRunner(max_workers=config.max_workers),
                                         timeout_seconds=config.run_timeout_seconds)
-    return configured(config=config, since=since)
+    return summary_from_state(configured(config=config, since=since, return_state=True))

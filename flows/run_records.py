@@ -18,7 +18,7 @@ import pyarrow as pa
 from flows.records import Article, RawDocument, Reject
 from warehouse.store import arrow_schema, to_arrow
 
-EXIT_OK, EXIT_ERROR, EXIT_NOT_PUBLISHED = 0, 1, 2
+EXIT_OK, EXIT_ERROR, EXIT_NOT_PUBLISHED, EXIT_DEGRADED = 0, 1, 2, 3
 
 
 def new_run_id() -> str:
@@ -60,6 +60,9 @@ class RunSummary:
     # bozo (see `decoding_rows`); shown in the summary so a mislabelled source gets noticed.
     # None: not recorded (a run that fetched nothing), and the summary says nothing about it.
     decoding: list[dict[str, Any]] | None = None
+    # Per configured source: status (ok | partial | empty | failed), items, rejects (see flows/health.py).
+    # None: the run fetched nothing (a reprocess).
+    source_health: list[dict[str, Any]] | None = None
 
     def stage(self, name: str) -> StageTimer:
         return StageTimer(self.stages.setdefault(name, StageCount()))
@@ -74,6 +77,8 @@ class RunSummary:
             return EXIT_OK
         if self.status == "not_published":
             return EXIT_NOT_PUBLISHED
+        if self.status == "degraded":
+            return EXIT_DEGRADED
         return EXIT_ERROR
 
     def stage_counts_json(self) -> str:
@@ -85,7 +90,8 @@ class RunSummary:
             "finished_at": self.finished_at, "status": self.status, "config_hash": self.config_hash,
             "config_json": self.config_json, "fetched": self.fetched, "rejected": self.rejected,
             "new": self.new, "duplicates": self.duplicates, "stage_counts": self.stage_counts_json(),
-            "message": self.message,
+            "message": self.message, "snapshot_id": self.snapshot_id,
+            "source_health": json.dumps(self.source_health) if self.source_health is not None else None,
         }
 
 

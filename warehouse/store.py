@@ -400,6 +400,11 @@ class Warehouse:
     def snapshot_id(self, con: duckdb.DuckDBPyConnection) -> int:
         return con.execute(f"SELECT max(snapshot_id) FROM {LAKE}.snapshots()").fetchone()[0]
 
+    def next_snapshot_id(self, con: duckdb.DuckDBPyConnection) -> int:
+        """The id the next commit will get (DuckLake numbers snapshots one by one); only meaningful
+        to the holder of the write lock, so a run can record its own snapshot in the same commit."""
+        return self.snapshot_id(con) + 1
+
 
 FaultHook = Callable[[str], None]
 FAULT_POINTS = ("mid_load", "before_commit", "after_commit")

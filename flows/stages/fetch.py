@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from flows.config import FetchConfig
+from flows.health import source_health
 from flows.records import Source
 from flows.stages.fetchers.base import ArticleSource, FetchResult, FetcherSource, fetcher_or_temporary
 from flows.stages.fetchers.decode import clean_text, decode_bytes
@@ -182,17 +183,22 @@ def fetch_all(
     stored = state.stored_documents if state is not None else frozenset()
     with HttpFetcher(cfg, client, policy=policy, state=state) as fetcher:
         built: list[ArticleSource] = []
+        unbuilt: list[tuple[str, FetchResult]] = []
         for spec in sources:
             try:
                 built.append(make_source(spec, cfg, fetcher=fetcher, stored_documents=stored))
             except ValueError as exc:
-                result.reject(spec.name, spec.location, str(exc))
-        if not built:
-            return result  # nothing was requested, so no fetch_state rows
-        workers = max(1, min(cfg.concurrency, len(built)))
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="wirelake-fetch") as pool:
-            outcomes = list(pool.map(_fetch_one, built))
-        for outcome in outcomes:
+                unbuilt.append((spec.name, FetchResult()))
+                unbuilt[-1][1].reject(spec.name, spec.location, str(exc))
+        outcomes: list[FetchResult] = []
+        if built:
+            workers = max(1, min(cfg.concurrency, len(built)))
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="wirelake-fetch") as pool:
+                outcomes = list(pool.map(_fetch_one, built))
+        per_source = unbuilt + [(source.name, outcome) for source, outcome in zip(built, outcomes, strict=True)]
+        for _, outcome in per_source:
             result.extend(outcome)
-        result.fetch_state = fetcher.fetch_state_rows()
+        result.source_health = [source_health(name, outcome) for name, outcome in per_source]
+        if built:  # nothing requested: no fetch_state rows
+            result.fetch_state = fetcher.fetch_state_rows()
     return result

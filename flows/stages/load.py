@@ -24,6 +24,7 @@ import pyarrow as pa
 from flows import progress
 from flows.config import WirelakeConfig
 from flows.records import Article, Item, Reject
+from flows.health import check_snapshot_id, count_rejects, settle_status
 from flows.run_records import (
     RunSummary,
     articles_table,
@@ -144,6 +145,7 @@ def counted(summary: RunSummary, stage: str, rows_in: int, fn: Callable[..., Any
         count.extra.update(documents=len(result.documents), not_modified=result.not_modified,
                            unchanged=result.unchanged, already_fetched=result.already_fetched)
         summary.fetched = len(result.documents)
+        summary.source_health = result.source_health
         summary.note_decoding(result.documents)
     elif isinstance(result, DedupResult):
         count.rows_out = len(result.articles_to_store())
@@ -335,7 +337,12 @@ def publish_run(lake: Lake, staged_and_bodies: tuple[StagedRun, dict[str, bytes]
     """Commit the run as one snapshot, or (critical failure) record only the run and its results."""
     staged, bodies = staged_and_bodies
     progress.stage_started("publish")
+    rejects = staged.tables.get("rejects")
+    count_rejects(summary.source_health, rejects.column("source").to_pylist() if rejects is not None else [])
     with summary.stage("publish") as count:
+        # Counted before the run's record is built: that record (stage_counts) is part of the commit.
+        count.rows_in = sum(t.num_rows for t in staged.tables.values())
+        count.rows_out = 0 if outcome.critical_failed else count.rows_in
         if outcome.critical_failed:
             summary.status = "not_published"
             failed = sorted({r["expectation"] for r in outcome.results if not r["success"]
@@ -347,17 +354,16 @@ def publish_run(lake: Lake, staged_and_bodies: tuple[StagedRun, dict[str, bytes]
                 lake.warehouse.store_raw(sha, body)
             # A reprocess adds no articles; it publishes when it rewrote some.
             wrote = summary.new or (summary.kind == "reprocess" and staged.rows("articles"))
-            summary.status = "published" if wrote else "no_new_data"
+            summary.status = settle_status(summary, bool(wrote))
             summary.finished_at = datetime.now(UTC)
+            summary.snapshot_id = lake.warehouse.next_snapshot_id(lake.con)
             tables = dict(staged.tables)
             tables["validation_results"] = to_arrow("validation_results", outcome.results)
             tables["quarantine"] = to_arrow("quarantine", outcome.quarantine)
             tables["runs"] = to_arrow("runs", [summary.runs_row()])
             lake.warehouse.publish(lake.con, StagedRun(tables=tables, rules=staged.rules, scopes=staged.scopes),
                                    fault_hook=kill_at(config.fault_point))
-            summary.snapshot_id = lake.warehouse.snapshot_id(lake.con)
-        count.rows_in = sum(t.num_rows for t in staged.tables.values())
-        count.rows_out = 0 if outcome.critical_failed else count.rows_in
+            check_snapshot_id(summary, lake.warehouse.snapshot_id(lake.con))
     progress.stage_finished("publish", count.rows_out)
     return summary
 
@@ -365,11 +371,13 @@ def publish_run(lake: Lake, staged_and_bodies: tuple[StagedRun, dict[str, bytes]
 def _record_run_only(lake: Lake, summary: RunSummary, results: list[dict], rejects: pa.Table | None) -> None:
     """A run that publishes no data still leaves its record, its validation results and rejects."""
     summary.finished_at = datetime.now(UTC)
+    summary.snapshot_id = lake.warehouse.next_snapshot_id(lake.con)
     tables = {"runs": to_arrow("runs", [summary.runs_row()]),
               "validation_results": to_arrow("validation_results", results)}
     if rejects is not None:
         tables["rejects"] = rejects
     lake.warehouse.publish(lake.con, StagedRun(tables=tables))
+    check_snapshot_id(summary, lake.warehouse.snapshot_id(lake.con))
 
 
 def summary_dict(summary: RunSummary) -> dict[str, Any]:
@@ -378,6 +386,7 @@ def summary_dict(summary: RunSummary) -> dict[str, Any]:
         "run_id": summary.run_id, "status": summary.status, "exit_code": summary.exit_code,
         "message": summary.message, "fetched": summary.fetched, "rejected": summary.rejected,
         "new": summary.new, "duplicates": summary.duplicates, "snapshot_id": summary.snapshot_id,
+        "source_health": summary.source_health,
         "stages": {k: v.as_dict() for k, v in summary.stages.items()},
         "expectations": len(summary.validation), "failed_expectations": len(failed),
         "failures": [{"suite": r["suite"], "expectation": r["expectation"], "severity": r["severity"],

@@ -41,6 +41,8 @@ class FetchResult:
     unchanged: int = 0
     already_fetched: int = 0
     fetch_state: list[dict[str, object]] = field(default_factory=list)
+    # One health record per configured source (`flows.health.source_health`); `fetch_all` fills it.
+    source_health: list[dict[str, object]] = field(default_factory=list)
 
     def extend(self, other: FetchResult) -> None:
         self.documents.extend(other.documents)
