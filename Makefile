@@ -28,6 +28,7 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 
 run: install
 	$(BIN)/wirelake run --sources examples/sources.toml
+	@echo "warehouse: $(CURDIR)/warehouse · next: $(BIN)/wirelake runs · $(BIN)/wirelake sql \"SELECT title FROM articles LIMIT 5\" · $(BIN)/wirelake report · $(BIN)/wirelake doctor"
 
 test: install
 	$(BIN)/python -m pytest

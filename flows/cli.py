@@ -77,6 +77,42 @@ def _warehouse(warehouse: Path | None, config_file: Path | None = None):
     return Warehouse(cfg.warehouse, cfg.catalog_url, cfg.data_path)
 
 
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        sys.stdout.write(f"wirelake {version('wirelake')}\n")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def main(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                 help="Print the version and exit."),
+) -> None:
+    """wirelake: news in, events out."""
+
+
+@app.command()
+def doctor(
+    warehouse: Path | None = typer.Option(None, "--warehouse", help=WAREHOUSE_HELP),
+    config_file: Path | None = typer.Option(None, "--config", help=CONFIG_HELP),
+) -> None:
+    """Check Python, pins, DuckDB extensions, the catalog, the spaCy model, the Prefect API and free disk.
+
+    Exits 0 only when every check passes."""
+    _prefect_defaults()
+    from prefect.settings import PREFECT_API_URL
+
+    from flows.doctor import run_checks
+
+    checks = run_checks(_config(config_file, warehouse), PREFECT_API_URL.value())
+    for check in checks:
+        mark = "[green]ok  [/green]" if check.ok else "[red]FAIL[/red]"
+        out.print(f"{mark} {check.name:<8} {check.detail}", soft_wrap=True, highlight=False)
+    raise typer.Exit(0 if all(c.ok for c in checks) else 1)
+
+
 @app.command(epilog=RUN_EPILOG)
 def run(
     sources_file: Path | None = typer.Option(None, "--sources", help="A sources file (TOML, see README)."),

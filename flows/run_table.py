@@ -36,7 +36,7 @@ def _when(value: Any) -> str:
 
 def runs_table(columns: list[str], rows: list[tuple]) -> Table:
     """Run id, started (UTC), status, new/rejected, snapshot, sources; ~75 columns wide."""
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1), title_justify="left")
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1, 0, 0))
     table.add_column("run", no_wrap=True)
     table.add_column("started", no_wrap=True)
     table.add_column("status", no_wrap=True)
