@@ -21,6 +21,16 @@ from typing import Any
 
 import duckdb
 
+from flows.report_runs import (
+    LATER_RUN_COLUMNS,
+    STAGE_UNITS,
+    history_rows,
+    runs_sql,
+    snapshot_rows,
+    snapshots,
+    stage_charts,
+)
+
 PALETTE = ["#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#ca8a04", "#db2777",
            "#4b5563", "#65a30d", "#7c3aed", "#0f766e"]
 HISTORY_RUNS = 30
@@ -243,12 +253,7 @@ def build_report(con: duckdb.DuckDBPyConnection, out_path: Path, data_docs_index
     sections: list[str] = []
     generated = dt.datetime.now(dt.UTC)
 
-    runs = _rows(
-        con,
-        "SELECT run_id, kind, started_at, finished_at, status, fetched, rejected, new, duplicates, "
-        "stage_counts, message FROM runs ORDER BY started_at DESC LIMIT ?",
-        [HISTORY_RUNS],
-    )
+    runs = _rows(con, runs_sql(_has_columns(con, "runs", LATER_RUN_COLUMNS)), [HISTORY_RUNS])
     totals = {
         "articles": con.execute("SELECT count(*) FROM articles").fetchone()[0],
         "entities": con.execute("SELECT count(*) FROM entities").fetchone()[0],
@@ -273,17 +278,11 @@ def build_report(con: duckdb.DuckDBPyConnection, out_path: Path, data_docs_index
     ) + "</section>")
 
     # Run history
-    history = []
-    for run in runs:
-        duration = None
-        if run["finished_at"] and run["started_at"]:
-            duration = f"{(run['finished_at'] - run['started_at']).total_seconds():.1f} s"
-        history.append({**run, "duration": duration,
-                        "_class": "ok" if run["status"] in ("published", "no_new_data") else "bad"})
-    sections.append("<section><h2>Run history</h2>" + _table(history, [
+    sections.append("<section><h2>Run history</h2>" + _table(history_rows(runs), [
         ("run_id", "run"), ("kind", "kind"), ("started_at", "started"), ("duration", "took"),
-        ("status", "status"), ("fetched", "fetched"), ("rejected", "rejected"), ("new", "new"),
-        ("duplicates", "duplicates"), ("message", "message")], "No runs recorded yet.") + "</section>")
+        ("status", "status"), ("snapshot", "snapshot"), ("fetched", "fetched"), ("rejected", "rejected"),
+        ("new", "new"), ("duplicates", "duplicates"), ("sources", "sources"), ("message", "message")],
+        "No runs recorded yet.") + "</section>")
 
     # Counts per stage (latest run) and articles/duplicates per run
     stage_html = '<p class="empty">No stage counts recorded yet.</p>'
@@ -291,9 +290,10 @@ def build_report(con: duckdb.DuckDBPyConnection, out_path: Path, data_docs_index
         counts = _stage_counts(latest["stage_counts"])
         stages = list(counts)
         keys = [k for k in ("in", "out", "rejected", "dropped") if any(k in counts[s] for s in stages)]
-        stage_html = grouped_bar_chart(stages, {k: [counts[s].get(k) or 0 for s in stages] for k in keys})
-        stage_rows = [{"stage": s, **{k: counts[s].get(k) for k in (*keys, "seconds")}} for s in stages]
-        stage_columns = [("stage", "stage"), *[(k, k) for k in keys], ("seconds", "seconds")]
+        stage_html = stage_charts(counts, grouped_bar_chart)
+        stage_rows = [{"stage": s, "unit": STAGE_UNITS.get(s, ""), **{k: counts[s].get(k) for k in (*keys, "seconds")}}
+                      for s in stages]
+        stage_columns = [("stage", "stage"), ("unit", "unit"), *[(k, k) for k in keys], ("seconds", "seconds")]
         stage_html += _table(stage_rows, stage_columns)
     chronological = list(reversed(runs))
     per_run = line_chart({
@@ -305,6 +305,14 @@ def build_report(con: duckdb.DuckDBPyConnection, out_path: Path, data_docs_index
     sections.append(f"<section><h2>Counts per stage (latest run {latest_id})</h2>{stage_html}"
                     f"<h3>Articles, duplicates and rejects per run</h3>{per_run}</section>")
 
+    lake_snapshots = snapshots(con, HISTORY_RUNS)
+    if lake_snapshots:
+        by_snapshot = {int(r["snapshot_id"]): r["run_id"] for r in runs if r.get("snapshot_id") is not None}
+        sections.append("<section><h2>DuckLake snapshots</h2><p>Read the warehouse as a run left it: "
+                        "<code>SELECT … FROM articles AT (VERSION =&gt; id)</code></p>"
+                        + _table(snapshot_rows(lake_snapshots, by_snapshot), [
+                            ("anchor", "snapshot"), ("snapshot_time", "committed"), ("run", "run"),
+                            ("changes", "changes")]) + "</section>")
     sections.append(_decoding_section(con, latest["run_id"] if latest else None))
 
     # Entities and events

@@ -56,6 +56,9 @@ def run_rows(count: int) -> list[dict]:
             "clean": {"in": fetched, "out": fetched - 2, "rejected": 2, "seconds": 0.4},
             "dedup": {"in": fetched - 2, "out": fetched - 2, "rejected": 0, "seconds": 0.2},
             "extract": {"in": fetched - 2, "out": fetched - 2, "rejected": 0, "seconds": 4.1},
+            "stage": {"in": 900 + n, "out": 880 + n, "rejected": 0, "seconds": 0.3},
+            "validate": {"in": 880 + n, "out": 124, "rejected": 0, "seconds": 2.0},
+            "publish": {"in": 880 + n, "out": 880 + n, "rejected": 0, "seconds": 0.2},
         }
         rows.append({
             "run_id": f"run-{n:03d}", "kind": "ingest", "started_at": start + dt.timedelta(hours=n),
@@ -116,7 +119,14 @@ def test_report_shows_runs_stages_entities_events_and_pass_rates(tmp_path):
     bars = re.findall(r'<rect class="bar"[^>]*data-series="([^"]+)" data-x="([^"]+)" data-y="([^"]+)"', page)
     latest = json.loads(runs[-1]["stage_counts"])
     assert ("rejected", "clean", f"{latest['clean']['rejected']:g}") in bars
-    assert ("in", "fetch", f"{latest['fetch']['in']:g}") in bars
+    assert ("out", "fetch", f"{latest['fetch']['out']:g}") in bars
+    # One unit per chart: articles (clean, dedup, extract) and table rows (stage, publish) never share one.
+    charts = re.findall(r'<h3 class="stage-chart">([^<]+)</h3><figure>(.*?)</figure>', page, re.S)
+    stages_in = {title: set(re.findall(r'data-x="([^"]+)"', svg)) for title, svg in charts}
+    assert len(stages_in) == 2, stages_in.keys()
+    articles, rows = stages_in.values()
+    assert {"clean", "extract"} <= articles and not {"stage", "publish", "validate"} & articles
+    assert {"stage", "publish"} <= rows and not {"clean", "dedup", "extract"} & rows
     # Entities by mentions: Japan is mentioned in two fixture articles.
     assert ("mentions", "Japan (GPE)", "2") in bars
     # Events with signatories, and the failure list with its escaped sample.

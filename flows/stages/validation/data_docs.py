@@ -23,6 +23,8 @@ from typing import Any
 import jinja2
 from great_expectations.render.view import DefaultJinjaIndexPageView, DefaultJinjaPageView
 
+from flows.stages.validation.offline_docs import OFFLINE_DIR, offline_html
+
 RESULTS_SUBDIR = "_results"
 SITE_NAME = "wirelake"
 # Result keys that can hold a value per failing row; Data Docs shows the partial lists instead.
@@ -51,6 +53,11 @@ class _SharedBytecodeViewMixin:
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.env.bytecode_cache = _TEMPLATE_BYTECODE
+        # Offline pages (see offline_docs): our few templates first, then GX's.
+        self.env.loader = jinja2.ChoiceLoader([jinja2.FileSystemLoader(OFFLINE_DIR), self.env.loader])
+
+    def render(self, document: Any, template: Any = None, **kwargs: Any) -> str:
+        return offline_html(super().render(document, template, **kwargs))
 
 
 class PageView(_SharedBytecodeViewMixin, DefaultJinjaPageView):
