@@ -421,7 +421,7 @@ h2{font-size:16px;margin:6px 0 10px}h3{font-size:14px;margin:14px 0 6px;color:#3
 .card{background:#fff;border:1px solid #e5e7eb;border-radius:8px;padding:10px 14px;min-width:110px}
 .card b{display:block;font-size:20px}.card span{color:#6b7280;font-size:12px}
 table{border-collapse:collapse;width:100%;font-size:13px;margin-top:6px}
-th,td{text-align:left;padding:4px 8px;border-bottom:1px solid #f3f4f6;vertical-align:top}
+th,td{text-align:left;padding:4px 8px;border-bottom:1px solid #f3f4f6;vertical-align:top;overflow-wrap:anywhere}
 th{color:#6b7280;font-weight:600}td.ok{color:#15803d}td.bad,td.critical{color:#b91c1c;font-weight:600}
 td.warning{color:#b45309}.empty{color:#6b7280;font-style:italic}
 svg.chart{max-width:100%;height:auto}.grid{stroke:#e5e7eb}.tick{font-size:11px;fill:#6b7280}
