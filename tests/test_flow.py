@@ -97,7 +97,11 @@ def test_feed_pages_and_broken_inputs_over_http(tmp_path, prefect_harness, https
         Source("broken-feed", f"{base}/broken.xml", "feed"),
         Source("broken-page", f"{base}/broken-page.html", "page"),
     ])
-    assert summary["status"] == "published", summary
+    # Every input of broken-feed and broken-page failed: the run is degraded (exit 3), and still
+    # publishes what courier gave.
+    assert summary["status"] == "degraded" and summary["exit_code"] == 3, summary
+    failed = {h["source"] for h in summary["source_health"] if h["status"] == "failed"}
+    assert failed == {"broken-feed", "broken-page"}
     rows = _query(tmp_path, "SELECT title, url, author, text FROM articles ORDER BY title")
     titles = [r[0] for r in rows]
     assert titles == ["Norway and Iceland agree fisheries data pact", "Port of Rotterdam trials hydrogen tugboats"]
