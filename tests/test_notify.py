@@ -108,3 +108,18 @@ def test_health_brief_and_status_rules():
     assert [r["status"] for r in records] == ["failed", "ok", "partial", "empty"]
     assert records[0]["error"] == "connection refused"
     assert health_brief(json.dumps(records)) == "1 failed: d; 1 partial: h; 1 empty: e; 1 ok"
+
+
+@pytest.mark.unit
+def test_documented_prefect_automation_is_valid(repo_root):
+    """examples/prefect-automation.yaml, with a block id filled in, is an automation Prefect accepts."""
+    import uuid
+
+    import yaml
+    from prefect.events.schemas.automations import AutomationCore
+
+    text = (repo_root / "examples" / "prefect-automation.yaml").read_text()
+    automation = AutomationCore.model_validate(yaml.safe_load(text.replace("REPLACE-WITH-BLOCK-ID",
+                                                                           str(uuid.uuid4()))))
+    assert set(automation.trigger.expect) == {"prefect.flow-run.Failed", "prefect.flow-run.Crashed"}
+    assert automation.actions[0].type == "send-notification"
