@@ -99,3 +99,17 @@ def test_doctor_passes_here_and_fails_on_an_unreachable_prefect_api(history, tmp
     assert bad.returncode == 1
     failing = [line for line in bad.stdout.splitlines() if line.startswith("FAIL")]
     assert len(failing) == 1 and "prefect" in failing[0] and "127.0.0.1:9" in failing[0], bad.stdout
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_quiet_run_on_dask_prints_no_log_lines(tmp_path):
+    """--quiet leaves the console to the summary: no Prefect log lines and no Dask chatter (without
+    it, the LocalCluster's nanny warns on shutdown)."""
+    run1 = Path(__file__).parent / "fixtures" / "flow" / "run1"
+    proc = _cli("run", "--quiet", "--task-runner", "dask", "--source", str(run1), "--warehouse",
+                str(tmp_path / "wh"), env={"PREFECT_HOME": str(tmp_path / "ph")}, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "published" in proc.stdout
+    noisy = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert noisy == [], noisy
