@@ -31,7 +31,7 @@ class Check:
 
 def check_python() -> tuple[bool, str]:
     version = ".".join(map(str, sys.version_info[:3]))
-    return sys.version_info[:2] == (3, 11), f"{version} (wirelake needs 3.11)"
+    return sys.version_info[:2] == (3, 11), f"{version} (needs 3.11)"
 
 
 def _pins() -> dict[str, str]:
@@ -96,12 +96,13 @@ def check_model(config: WirelakeConfig) -> tuple[bool, str]:
     import spacy
 
     nlp = spacy.load(config.extract.spacy_model)
-    return "ner" in nlp.pipe_names, f"{config.extract.spacy_model} {nlp.meta.get('version')}: {', '.join(nlp.pipe_names)}"
+    has_ner = "ner" in nlp.pipe_names
+    return has_ner, f"{config.extract.spacy_model} {nlp.meta.get('version')} ({'has' if has_ner else 'no'} ner)"
 
 
 def check_prefect_api(api_url: str | None) -> tuple[bool, str]:
     if not api_url:
-        return True, "PREFECT_API_URL unset: each `wirelake run` starts a temporary server; `serve` needs one"
+        return True, "PREFECT_API_URL unset: runs start a temporary server (serve needs one)"
     import httpx
 
     try:
@@ -115,7 +116,7 @@ def check_disk(config: WirelakeConfig) -> tuple[bool, str]:
     root = Path(config.warehouse).resolve()
     existing = next(p for p in [root, *root.parents] if p.exists())
     free = shutil.disk_usage(existing).free
-    return free >= MIN_FREE_BYTES, f"{free / (1 << 30):.1f} GiB free at {existing} (needs {MIN_FREE_BYTES >> 30} GiB)"
+    return free >= MIN_FREE_BYTES, f"{free / (1 << 30):.1f} GiB free at {existing} (needs {MIN_FREE_BYTES >> 30})"
 
 
 def run_checks(config: WirelakeConfig, api_url: str | None) -> list[Check]:
