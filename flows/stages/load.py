@@ -23,8 +23,8 @@ import pyarrow as pa
 
 from flows import progress
 from flows.config import WirelakeConfig
-from flows.records import Article, Item, Reject
 from flows.health import check_snapshot_id, count_rejects, settle_status
+from flows.records import Article, Item, Reject
 from flows.run_records import (
     RunSummary,
     articles_table,
