@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 ItemFormat = Literal["html", "text"]
 
@@ -103,3 +103,21 @@ class Reject:
     input: str  # the path or URL that failed
     stage: str  # fetch | clean | dedup | extract | load | validate | reprocess
     error: str  # one line that names the input and, where known, the fix
+
+
+@dataclass
+class StageCount:
+    """One stage's rows in, out and rejected (with named extras), as the run summary records them.
+
+    Each stage's result type builds its own with `.counts(rows_in)`; the run adds the seconds.
+    """
+
+    rows_in: int = 0
+    rows_out: int = 0
+    rejected: int = 0
+    seconds: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"in": self.rows_in, "out": self.rows_out, "rejected": self.rejected,
+                "seconds": round(self.seconds, 3), **self.extra}

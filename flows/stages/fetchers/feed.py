@@ -31,6 +31,7 @@ from flows.stages.fetchers.base import (
     fetcher_or_temporary,
     looks_like_html,
     make_document,
+    response_document,
     parse_datetime,
     read_local_file,
     word_count,
@@ -499,15 +500,7 @@ def items_from_feed_response(
         result = FetchResult()
         result.reject(source, response.requested_url, f"feed {response.requested_url}: {exc}")
         return result
-    document = make_document(
-        source=source,
-        uri=response.url,
-        body=response.body,
-        fetched_at=response.fetched_at,
-        http_status=response.status,
-        content_type=response.content_type,
-        **feed_decoding(feed),
-    )
+    document = response_document(source, response, **feed_decoding(feed))
     return feed_result(source, document, feed, cfg, fetcher, feed_url=response.requested_url)
 
 
@@ -578,11 +571,7 @@ class FeedSource(FetcherSource):
             return items_from_feed_file(self.name, Path(self.location), self.cfg)
         with fetcher_or_temporary(self.fetcher, self.cfg, self.location) as fetcher:
             result = FetchResult()
-            try:
-                response = fetcher.get(self.location)
-            except FetchError as exc:
-                result.reject(self.name, self.location, str(exc))
-                return result
-            if result.count_nothing_new(response):
-                return result  # a 304 or the same bytes as last run: no entries to read again
+            response = self.get_new(fetcher, result)
+            if response is None:
+                return result  # failed, or a 304 / the same bytes as last run: no entries to read again
             return items_from_feed_response(self.name, response, self.cfg, fetcher)
