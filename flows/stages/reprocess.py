@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, NamedTuple
 
 import pyarrow as pa
@@ -39,7 +39,7 @@ import pyarrow.compute as pc
 
 from flows import progress
 from flows.config import FetchConfig, WirelakeConfig
-from flows.records import Article, Item, Reject, StageCount
+from flows.records import Article, Item, Reject, StageCount, as_utc
 from flows.run import Lake
 from flows.run_records import RunSummary, articles_table, extract_tables, rejects_table, signatures_table
 from flows.stages.dedup import minhash_signatures
@@ -86,7 +86,7 @@ def since_datetime(value: str | None) -> datetime | None:
     except ValueError:
         raise ValueError(f"--since {value!r}: not an ISO date; write e.g. 2024-03-01 "
                          "or 2024-03-01T12:00") from None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    return as_utc(parsed)
 
 
 def read_stored(lake: Lake, since: datetime | None) -> StoredSelection:

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 
 import pyarrow as pa
 
+from flows.records import as_utc
 from warehouse.store import to_arrow
 
 # The columns of warehouse/schema/fetch_state.sql, in order (a test holds them to the DDL;
@@ -52,9 +53,7 @@ class FetchStateRow:
 
 
 def _as_utc(value: object) -> datetime | None:
-    if not isinstance(value, datetime):
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return as_utc(value) if isinstance(value, datetime) else None
 
 
 class FetchState:
