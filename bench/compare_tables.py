@@ -144,9 +144,9 @@ def diff(before: Path, after: Path) -> int:
             print(f"{step}: tables differ")
             differed += 1
         for name in names:
-            old = (before / step / name).read_text(encoding="utf-8").splitlines()
+            old = [line for line in (before / step / name).read_text(encoding="utf-8").splitlines() if line]
             new_path = after / step / name
-            new = new_path.read_text(encoding="utf-8").splitlines() if new_path.exists() else []
+            new = [line for line in new_path.read_text(encoding="utf-8").splitlines() if line] if new_path.exists() else []
             if old != new:
                 differed += 1
                 gone, added = sorted(set(old) - set(new)), sorted(set(new) - set(old))
