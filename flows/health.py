@@ -75,6 +75,14 @@ def health_brief(health_text: str | None) -> str:
     return "; ".join(parts)
 
 
+def finish(summary: dict[str, Any]) -> Any:
+    """What a flow returns: its outcome logged to the run log, and Failed when not published or degraded."""
+    from flows.ops_logging import log_summary
+
+    log_summary(summary)
+    return final_state(summary)
+
+
 def final_state(summary: dict[str, Any]) -> Any:
     """What the flow returns: the summary dict, or a Failed state carrying it when the run failed."""
     if summary.get("status") not in FAILING_STATUSES:

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Literal
+from datetime import UTC, datetime
+from typing import Any, Literal
 
 ItemFormat = Literal["html", "text"]
 
@@ -21,6 +21,11 @@ def sha256_hex(data: bytes | str) -> str:
     if isinstance(data, str):
         data = data.encode("utf-8")
     return hashlib.sha256(data).hexdigest()
+
+
+def as_utc(value: datetime) -> datetime:
+    """The same instant in UTC; a naive datetime is taken to be UTC already."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def content_key(*parts: str | None) -> str:
@@ -103,3 +108,21 @@ class Reject:
     input: str  # the path or URL that failed
     stage: str  # fetch | clean | dedup | extract | load | validate | reprocess
     error: str  # one line that names the input and, where known, the fix
+
+
+@dataclass
+class StageCount:
+    """One stage's rows in, out and rejected (with named extras), as the run summary records them.
+
+    Each stage's result type builds its own with `.counts(rows_in)`; the run adds the seconds.
+    """
+
+    rows_in: int = 0
+    rows_out: int = 0
+    rejected: int = 0
+    seconds: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"in": self.rows_in, "out": self.rows_out, "rejected": self.rejected,
+                "seconds": round(self.seconds, 3), **self.extra}

@@ -11,32 +11,23 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
-from flows.records import Article, RawDocument, Reject
+from flows.records import Article, RawDocument, Reject, StageCount
 from warehouse.store import arrow_schema, to_arrow
 
 EXIT_OK, EXIT_ERROR, EXIT_NOT_PUBLISHED, EXIT_DEGRADED = 0, 1, 2, 3
+# The tables an extraction result fills, each an attribute of `ExtractResult` of the same name.
+EXTRACT_TABLES = ("entities", "entity_mentions", "events", "event_arguments", "event_mentions",
+                  "quotes", "stories", "article_stories")
 
 
 def new_run_id() -> str:
     # Time-ordered, so `ORDER BY run_id` is chronological.
     return f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
-
-
-@dataclass
-class StageCount:
-    rows_in: int = 0
-    rows_out: int = 0
-    rejected: int = 0
-    seconds: float = 0.0
-    extra: dict[str, int] = field(default_factory=dict)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"in": self.rows_in, "out": self.rows_out, "rejected": self.rejected,
-                "seconds": round(self.seconds, 3), **self.extra}
 
 
 @dataclass
@@ -201,3 +192,18 @@ def signatures_table(signatures: list[tuple[str, Any]], num_perm: int, seed: int
         "shingle_size": pa.array([shingle_size] * n, pa.int32()),
         "signature": column.cast(schema.field("signature").type),
     }, schema=schema)
+
+
+def extract_tables(extracted: Any) -> dict[str, pa.Table]:
+    """An `ExtractResult`'s rows per table."""
+    return {name: getattr(extracted, name) for name in EXTRACT_TABLES}
+
+
+@dataclass
+class Outcome:
+    """What validation decided for a staged run."""
+
+    results: list[dict[str, Any]] = field(default_factory=list)
+    critical_failed: bool = False
+    quarantine: list[dict[str, Any]] = field(default_factory=list)
+    docs_index: Path | None = None

@@ -22,15 +22,11 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from flows.records import Source
+from flows.stages.fetchers.http import is_http_url
 
 SOURCE_KINDS = ("auto", "local", "feed", "page")
 _ALLOWED_KEYS = {"name", "path", "url", "kind"}
 _NAME_UNSAFE_RE = re.compile(r"[^A-Za-z0-9._-]+")
-
-
-def _is_http_url(value: str) -> bool:
-    parts = urlsplit(value)
-    return parts.scheme.lower() in ("http", "https") and bool(parts.netloc)
 
 
 def _absolute(path: Path) -> Path:
@@ -86,7 +82,7 @@ def read_sources_file(path: Path) -> list[Source]:
             raise ValueError(f"{where}: give exactly one of 'path' (a local folder or file) or 'url'")
         if has_url:
             url = entry["url"]
-            if not isinstance(url, str) or not _is_http_url(url.strip()):
+            if not isinstance(url, str) or not is_http_url(url.strip()):
                 raise ValueError(f"{where}: url {url!r} is not an http(s) URL")
             if kind == "local":
                 raise ValueError(f"{where}: kind \"local\" needs a 'path', not a 'url'")
@@ -106,7 +102,7 @@ def read_sources_file(path: Path) -> list[Source]:
 
 def name_for_location(location: str) -> str:
     """A readable source name for a path or URL: the host and path for URLs, the base name for paths."""
-    if _is_http_url(location):
+    if is_http_url(location):
         parts = urlsplit(location)
         raw = parts.netloc + unquote(parts.path).rstrip("/")
     else:
@@ -125,9 +121,9 @@ def sources_from_args(locations: list[str]) -> list[Source]:
             raise ValueError("--source: empty value; give a folder, a file or an http(s) URL")
         if location.lower().startswith("file://"):
             location = unquote(urlsplit(location).path)
-        elif "://" in location and not _is_http_url(location):
+        elif "://" in location and not is_http_url(location):
             raise ValueError(f"--source {raw}: only http(s) URLs and local paths are supported")
-        if not _is_http_url(location):
+        if not is_http_url(location):
             location = str(_absolute(Path(location)))
         base_name = name_for_location(location)
         name, counter = base_name, 2

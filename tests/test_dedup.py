@@ -18,6 +18,7 @@ from datasketch.lsh import _optimal_param
 
 from flows.config import CleanConfig, DedupConfig
 from flows.records import Article, Item
+from flows.run_records import signatures_table
 from flows.stages.clean import clean_items
 from flows.stages.dedup import (
     MERSENNE_PRIME,
@@ -29,7 +30,6 @@ from flows.stages.dedup import (
     minhash_signatures,
     optimal_lsh_params,
     shingles,
-    signatures_to_arrow,
 )
 
 REPO = Path(__file__).resolve().parents[1]
@@ -37,6 +37,11 @@ FIXTURES = REPO / "tests" / "fixtures" / "dedup"
 SHARED = REPO.parent / "shared"
 FETCHED_AT = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
 CFG = DedupConfig()
+
+
+def signatures_to_arrow(signatures, cfg: DedupConfig = CFG):
+    """Signatures as the `article_signatures` rows the flow stores."""
+    return signatures_table(signatures, cfg.num_perm, cfg.seed, cfg.shingle_size)
 COPY_TITLE = "Manchester rail strike: drivers to walk out next week"
 
 
@@ -249,7 +254,7 @@ def test_bad_knobs_are_named() -> None:
 def test_prior_index_round_trip_through_arrow(rail_articles: dict[str, Article]) -> None:
     original = rail_articles["rail_strike_original"]
     run1 = deduplicate([original], PriorIndex.empty(CFG), CFG)
-    prior = PriorIndex.from_arrow(articles_table([original]), signatures_to_arrow(run1.signatures, CFG), CFG)
+    prior = PriorIndex.from_arrow(articles_table([original]), signatures_to_arrow(run1.signatures), CFG)
 
     assert prior.content_hashes == {original.content_hash: original.article_id}
     assert prior.stored_ids == {original.article_id}
@@ -275,7 +280,7 @@ def test_prior_index_from_the_warehouse_ddl_in_duckdb(rail_articles: dict[str, A
     run1 = deduplicate([original], PriorIndex.empty(CFG), CFG)
     con = duckdb.connect()
     con.execute((REPO / "warehouse" / "schema" / "article_signatures.sql").read_text(encoding="utf-8"))
-    new_signatures = signatures_to_arrow(run1.signatures, CFG)  # noqa: F841 - read by DuckDB below
+    new_signatures = signatures_to_arrow(run1.signatures)  # noqa: F841 - read by DuckDB below
     con.execute("INSERT INTO article_signatures SELECT * FROM new_signatures")
     stored_articles = articles_table([original])  # noqa: F841 - read by DuckDB below
     articles = con.execute(
@@ -302,7 +307,7 @@ def test_rerun_of_a_stored_duplicate_keeps_pointing_at_the_first_copy(
     original = rail_articles["rail_strike_original"]
     copy = rail_articles["rail_strike_copy"]
     run1 = deduplicate([original, copy], PriorIndex.empty(CFG), CFG)
-    stored_signatures = signatures_to_arrow(run1.signatures, CFG)
+    stored_signatures = signatures_to_arrow(run1.signatures)
     prior = PriorIndex.from_arrow(articles_table([original, copy]), stored_signatures, CFG)
 
     copy_again = replace(copy, duplicate_of=None)
@@ -337,7 +342,7 @@ def test_signatures_made_with_other_settings_are_skipped_and_counted(
 def test_from_arrow_names_missing_columns() -> None:
     articles = pa.table({"article_id": ["a"], "content_hash": ["h"]})
     with pytest.raises(ValueError, match=r"articles table: missing column\(s\) canonical_url, duplicate_of"):
-        PriorIndex.from_arrow(articles, signatures_to_arrow([], CFG), CFG)
+        PriorIndex.from_arrow(articles, signatures_to_arrow([]), CFG)
 
 
 # ------------------------------------------------------------------ corpus

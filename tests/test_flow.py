@@ -43,12 +43,12 @@ def test_flow_defines_the_stage_tasks():
     """Smoke: the flow imports and its module defines one task per stage, in DAG order."""
     from prefect import Flow
 
-    from flows import ingest
+    from flows import ingest, tasks
 
     assert isinstance(ingest.ingest, Flow)
-    names = [t.name for t in (ingest.fetch_state_task, ingest.fetch_task, ingest.clean_task,
-                              ingest.dedup_prior_task, ingest.dedup_task, ingest.extract_prior_task,
-                              ingest.extract_task, ingest.stage_task, ingest.validate_task, ingest.publish_task)]
+    names = [t.name for t in (tasks.fetch_state_task, tasks.fetch_task, tasks.clean_task,
+                              tasks.dedup_prior_task, tasks.dedup_task, tasks.extract_prior_task,
+                              tasks.extract_task, tasks.stage_task, tasks.validate_task, tasks.publish_task)]
     assert names == ["read-fetch-state", "fetch", "clean", "read-dedup-prior", "dedup", "read-extract-prior",
                      "extract", "stage", "validate", "publish"]
 

@@ -10,7 +10,8 @@ import pytest
 from flows.config import WirelakeConfig
 from flows.records import Source
 from flows.run_records import RunSummary
-from flows.stages import load
+from flows.run import Lake
+from flows.stages import gate, load
 from warehouse.store import StagedRun, Warehouse, to_arrow
 
 GATE = Path(__file__).parent / "fixtures" / "gate"
@@ -48,8 +49,8 @@ def test_batch_with_40_percent_broken_rows_leaves_warehouse_unchanged(tmp_path):
                              config_hash=config.config_hash(), config_json="{}")
         rows = [_article_row(i, broken=i % 5 < 2) for i in range(20)]  # 8 of 20 broken: 40 %
         staged = StagedRun(tables={"articles": to_arrow("articles", rows)})
-        lake = load.Lake(wh, con)
-        outcome = load.validate_staged(lake, (staged, {}), summary, config)
+        lake = Lake(wh, con)
+        outcome = gate.validate_staged(lake, (staged, {}), summary, config)
         assert outcome.critical_failed
         load.publish_run(lake, (staged, {}), outcome, summary, config)
         after_snapshot = wh.snapshot_id(con)

@@ -373,14 +373,19 @@ def test_stage_rules_override_replaces_stored_rows_by_key(tmp_path: Path) -> Non
 
 
 def test_reprocess_flow_imports_and_defines_its_stage_tasks() -> None:
-    """Smoke: the flow module imports and reuses the ingest flow's clean/extract/validate/publish tasks."""
+    """Smoke: the reprocess flow imports, its own tasks are named as its stages, and both flows get
+    their tasks and their task runner from the one shared module (no flow imports the other)."""
+    import inspect
+
     from prefect import Flow
 
-    from flows import ingest, reprocess
+    from flows import ingest, reprocess, tasks
 
     assert isinstance(reprocess.reprocess, Flow)
-    own = [reprocess.stored_task, reprocess.replay_task, reprocess.identity_task, reprocess.prior_task,
-           reprocess.stage_task]
+    own = [tasks.stored_task, tasks.replay_task, tasks.identity_task, tasks.reprocess_prior_task,
+           tasks.reprocess_stage_task]
     assert [t.name for t in own] == ["read-stored", "replay", "keep-identity", "read-prior", "stage"]
-    assert reprocess.clean_task is ingest.clean_task and reprocess.extract_task is ingest.extract_task
-    assert reprocess.validate_task is ingest.validate_task and reprocess.publish_task is ingest.publish_task
+    for module in (ingest, reprocess):
+        source = inspect.getsource(module)
+        assert "from flows import tasks" in source and "tasks.task_runner(config)" in source
+    assert "flows.ingest" not in inspect.getsource(reprocess)

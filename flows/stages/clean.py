@@ -20,10 +20,10 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from flows.config import CleanConfig
-from flows.records import Article, Item, Reject, content_key, sha256_hex
+from flows.records import Article, Item, Reject, StageCount, content_key, sha256_hex
 from flows.stages.cleaning.boilerplate import is_boilerplate_line, recurring_keys
 from flows.stages.cleaning.dateline import split_dateline
 from flows.stages.cleaning.normalize import (
@@ -396,3 +396,35 @@ def _iso639_1(code: str | None) -> str | None:
         return None
     base = code.replace("_", "-").split("-")[0].lower()
     return base if len(base) == 2 and base.isalpha() else None
+
+
+class Cleaned(NamedTuple):
+    """What clean made of a batch: articles in item order, and the items it rejected."""
+
+    articles: list[Article]
+    rejects: list[Reject]
+
+    def counts(self, rows_in: int) -> StageCount:
+        return StageCount(rows_in, rows_out=len(self.articles), rejected=len(self.rejects))
+
+
+def source_groups(items: list[Item], max_groups: int) -> list[list[Item]]:
+    """Split items into at most `max_groups` contiguous groups that never split a source.
+
+    Boilerplate is learnt per source, so each group cleans as the whole batch would.
+    """
+    runs: list[list[Item]] = []
+    for item in items:
+        if runs and runs[-1][0].source == item.source:
+            runs[-1].append(item)
+        else:
+            runs.append([item])
+    if not runs:
+        return [[]]
+    target = max(1, -(-len(items) // max_groups))
+    groups: list[list[Item]] = [[]]
+    for run in runs:
+        if groups[-1] and len(groups[-1]) + len(run) > target and len(groups) < max_groups:
+            groups.append([])
+        groups[-1].extend(run)
+    return groups

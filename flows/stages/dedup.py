@@ -34,7 +34,7 @@ import pyarrow.compute as pc
 import xxhash
 
 from flows.config import DedupConfig
-from flows.records import Article
+from flows.records import Article, StageCount
 
 MERSENNE_PRIME = (1 << 61) - 1
 # Signature value of a text with no word at all: never equal to a real hash (< 2**61 - 1).
@@ -49,16 +49,6 @@ _LOW_30 = np.uint64((1 << 30) - 1)
 
 ARTICLE_COLUMNS = ("article_id", "content_hash", "canonical_url", "duplicate_of")
 SIGNATURE_COLUMNS = ("article_id", "num_perm", "seed", "shingle_size", "signature")
-SIGNATURE_SCHEMA = pa.schema(
-    [
-        ("article_id", pa.string()),
-        ("num_perm", pa.int32()),
-        ("seed", pa.int32()),
-        ("shingle_size", pa.int32()),
-        ("signature", pa.list_(pa.uint64())),
-    ]
-)
-
 
 @dataclass(slots=True)
 class PriorSignatures:
@@ -167,6 +157,13 @@ class DedupResult:
             seen.add(article.article_id)
             new.append(article)
         return new
+
+    def counts(self, rows_in: int) -> StageCount:
+        rows_out = len(self.articles_to_store())
+        # Not new: stored by an earlier run, or a second copy of the same article in this batch.
+        return StageCount(rows_in, rows_out=rows_out,
+                          extra={"dropped": rows_in - rows_out, "already_stored": len(self.already_stored),
+                                 "exact": self.exact, "near": self.near})
 
 
 # ---------------------------------------------------------------------------- MinHash
@@ -480,27 +477,6 @@ def _earlier_owner_of_url(article: Article, prior: PriorIndex, batch_url_owner: 
         return None
     owner = prior.canonical_urls.get(article.canonical_url) or batch_url_owner.get(article.canonical_url)
     return owner if owner != article.article_id else None
-
-
-def signatures_to_arrow(signatures: list[tuple[str, np.ndarray]], cfg: DedupConfig) -> pa.Table:
-    """`DedupResult.signatures` as rows of the `article_signatures` table."""
-    count = len(signatures)
-    values = (
-        np.concatenate([np.asarray(sig, dtype=np.uint64) for _, sig in signatures])
-        if signatures
-        else np.empty(0, dtype=np.uint64)
-    )
-    offsets = pa.array(np.arange(count + 1, dtype=np.int32) * cfg.num_perm, type=pa.int32())
-    return pa.table(
-        {
-            "article_id": pa.array([article_id for article_id, _ in signatures], type=pa.string()),
-            "num_perm": pa.array([cfg.num_perm] * count, type=pa.int32()),
-            "seed": pa.array([cfg.seed] * count, type=pa.int32()),
-            "shingle_size": pa.array([cfg.shingle_size] * count, type=pa.int32()),
-            "signature": pa.ListArray.from_arrays(offsets, pa.array(values, type=pa.uint64())),
-        },
-        schema=SIGNATURE_SCHEMA,
-    )
 
 
 def _require_columns(table: pa.Table, columns: tuple[str, ...], name: str) -> None:

@@ -76,12 +76,8 @@ class AutoUrlSource(FetcherSource):
         # Always requested (conditionally), like a feed: until it answers we do not know it is a page.
         with fetcher_or_temporary(self.fetcher, self.cfg, self.location) as fetcher:
             result = FetchResult()
-            try:
-                response = fetcher.get(self.location)
-            except FetchError as exc:
-                result.reject(self.name, self.location, str(exc))
-                return result
-            if result.count_nothing_new(response):
+            response = self.get_new(fetcher, result)
+            if response is None:
                 return result
             body_kind = sniff_body(response.body)
             if body_kind in ("xml-feed", "json-feed"):

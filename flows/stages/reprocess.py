@@ -1,6 +1,6 @@
 """Reprocess: clean → extract again from the raw store, keeping every article's identity.
 
-`flows/reprocess.py` wraps these in tasks. A reprocess reads no network: each stored
+`flows/tasks.py` wraps these in tasks. A reprocess reads no network: each stored
 article's item is rebuilt from its document's raw bytes (`fetchers/replay.py`), cleaned
 and extracted by today's code, and written back over the stored rows.
 
@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, NamedTuple
 
 import pyarrow as pa
@@ -39,12 +39,12 @@ import pyarrow.compute as pc
 
 from flows import progress
 from flows.config import FetchConfig, WirelakeConfig
-from flows.records import Article, Item, Reject
-from flows.run_records import RunSummary, articles_table, rejects_table, signatures_table
+from flows.records import Article, Item, Reject, StageCount, as_utc
+from flows.run import Lake
+from flows.run_records import RunSummary, articles_table, extract_tables, rejects_table, signatures_table
 from flows.stages.dedup import minhash_signatures
 from flows.stages.extract import ExtractPrior, ExtractResult
 from flows.stages.fetchers.replay import STAGE, items_from_stored
-from flows.stages.load import EXTRACT_TABLES, Lake, extract_prior_tables
 from warehouse.store import StagedRun
 
 # What clean decides anew; every other article column is the stored article's identity.
@@ -65,13 +65,16 @@ class StoredSelection:
 class Replayed(NamedTuple):
     """Items rebuilt from the raw store; `stored[i]` is the stored article `items[i]` rebuilds.
 
-    A tuple, so `load.counted` reports items as the stage's output and rejects as rejected.
     """
 
     items: list[Item]
     rejects: list[Reject]
     stored: list[dict[str, Any]]
     documents: int  # distinct documents read from the raw store
+
+    def counts(self, rows_in: int) -> StageCount:
+        return StageCount(rows_in, rows_out=len(self.items), rejected=len(self.rejects),
+                          extra={"documents": self.documents})
 
 
 def since_datetime(value: str | None) -> datetime | None:
@@ -83,7 +86,7 @@ def since_datetime(value: str | None) -> datetime | None:
     except ValueError:
         raise ValueError(f"--since {value!r}: not an ISO date; write e.g. 2024-03-01 "
                          "or 2024-03-01T12:00") from None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    return as_utc(parsed)
 
 
 def read_stored(lake: Lake, since: datetime | None) -> StoredSelection:
@@ -233,17 +236,6 @@ def reprocess_prior(tables: Mapping[str, pa.Table], article_ids: set[str]) -> Ex
     })
 
 
-def read_reprocess_prior(lake: Lake, articles: list[Article]) -> ExtractPrior:
-    """`reprocess_prior` over the warehouse's current tables."""
-    if not articles:
-        return ExtractPrior.empty()
-    wh, con = lake.warehouse, lake.con
-    tables = extract_prior_tables(lake)
-    tables["entity_mentions"] = wh.read_table(con, "entity_mentions", ["article_id", "entity_id"])
-    tables["quotes"] = wh.read_table(con, "quotes", ["article_id", "speaker_entity_id"])
-    return reprocess_prior(tables, {a.article_id for a in articles})
-
-
 def reprocess_tables(articles: list[Article], selection: StoredSelection, extracted: ExtractResult | None,
                      rejects: list[Reject], config: WirelakeConfig, run_id: str) -> dict[str, pa.Table]:
     """The reprocess run's rows per table: articles (under their stored run_id), signatures, extraction."""
@@ -262,8 +254,7 @@ def reprocess_tables(articles: list[Article], selection: StoredSelection, extrac
             knobs.num_perm, knobs.seed, knobs.shingle_size),
     }
     if extracted is not None:
-        for name in EXTRACT_TABLES:
-            tables[name] = getattr(extracted, name)
+        tables.update(extract_tables(extracted))
         rejects = [*rejects, *extracted.rejects]
     tables["rejects"] = rejects_table(rejects, run_id)
     return tables

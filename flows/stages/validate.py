@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from flows.config import ValidateConfig
 from flows.stages.validation import rules
@@ -372,6 +373,16 @@ def quarantine_positions(
                         changed = True
 
     return held
+
+
+def without_quarantined(tables: Mapping[str, pa.Table], frames: dict[str, pd.DataFrame],
+                        outcome: ValidationOutcome) -> dict[str, pa.Table]:
+    """The staged tables that lose rows to quarantine, with those rows left out."""
+    kept: dict[str, pa.Table] = {}
+    for name, held in quarantine_positions(frames, outcome).items():
+        table = tables[name]
+        kept[name] = table.filter(pa.array([i not in held for i in range(table.num_rows)]))
+    return kept
 
 
 def split_quarantine(

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from flows.config import FetchConfig
-from flows.records import Item, RawDocument, Reject, content_key, sha256_hex
+from flows.records import Item, RawDocument, Reject, StageCount, content_key, sha256_hex
 from flows.stages.fetchers.decode import charset_label, clean_optional
 from flows.stages.fetchers.http import FetchError, HttpFetcher, HttpResponse, one_line
 from flows.stages.fetchers.url_policy import UrlPolicy
@@ -43,6 +43,11 @@ class FetchResult:
     fetch_state: list[dict[str, object]] = field(default_factory=list)
     # One health record per configured source (`flows.health.source_health`); `fetch_all` fills it.
     source_health: list[dict[str, object]] = field(default_factory=list)
+
+    def counts(self, rows_in: int) -> StageCount:
+        return StageCount(rows_in, rows_out=len(self.items), rejected=len(self.rejects),
+                          extra={"documents": len(self.documents), "not_modified": self.not_modified,
+                                 "unchanged": self.unchanged, "already_fetched": self.already_fetched})
 
     def extend(self, other: FetchResult) -> None:
         self.documents.extend(other.documents)
@@ -90,6 +95,22 @@ class FetcherSource(ArticleSource):
         self.location = location
         self.cfg = cfg
         self.fetcher = fetcher
+
+    def get_new(self, fetcher: HttpFetcher, result: FetchResult) -> HttpResponse | None:
+        """GET this source's URL; None when there is nothing new to read (a 304 or the same bytes
+        as last run, counted in `result`) or it failed (the reject is in `result`)."""
+        try:
+            response = fetcher.get(self.location)
+        except FetchError as exc:
+            result.reject(self.name, self.location, str(exc))
+            return None
+        return None if result.count_nothing_new(response) else response
+
+
+def response_document(source: str, response: HttpResponse, **decoding: str | None) -> RawDocument:
+    """The document record of an HTTP response; `decoding` is `make_document`'s encoding fields."""
+    return make_document(source=source, uri=response.url, body=response.body, fetched_at=response.fetched_at,
+                         http_status=response.status, content_type=response.content_type, **decoding)
 
 
 def make_document(

@@ -11,7 +11,7 @@ from flows.stages.fetchers.base import (
     FetchResult,
     fetcher_or_temporary,
     html_title_hint,
-    make_document,
+    response_document,
 )
 from flows.stages.fetchers.decode import clean_optional, clean_text, decode_document
 from flows.stages.fetchers.http import FetchError, HttpFetcher, HttpResponse
@@ -43,16 +43,7 @@ def page_document_and_item(
 ) -> tuple[RawDocument, Item]:
     """The document and HTML item for a page response; feed entry metadata may be passed as hints."""
     decoded = decode_document(response.body, content_type=response.content_type)
-    document = make_document(
-        source=source,
-        uri=response.url,
-        body=response.body,
-        fetched_at=response.fetched_at,
-        http_status=response.status,
-        content_type=response.content_type,
-        encoding=decoded.codec,
-        encoding_note=decoded.note,
-    )
+    document = response_document(source, response, encoding=decoded.codec, encoding_note=decoded.note)
     content = clean_text(decoded.text)
     item = Item(
         doc_id=document.doc_id,
@@ -95,12 +86,8 @@ class PageSource(FetcherSource):
             if fetcher.holds_page(self.location):
                 result.already_fetched += 1  # stored by an earlier run; fetch.refetch_pages re-reads it
                 return result
-            try:
-                response = fetcher.get(self.location)
-            except FetchError as exc:
-                result.reject(self.name, self.location, str(exc))
-                return result
-            if result.count_nothing_new(response):
+            response = self.get_new(fetcher, result)
+            if response is None:
                 return result
             page = items_from_page_response(self.name, response)
             if page.rejects:

@@ -22,12 +22,12 @@ Pure: no network, no disk access beyond the bytes given, no clock (the stored
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from flows.config import FetchConfig
-from flows.records import Item, Reject, sha256_hex
+from flows.records import Item, Reject, as_utc, sha256_hex
 from flows.stages.fetchers.base import FetchResult
 from flows.stages.fetchers.feed import items_from_feed_file, items_from_feed_response
 from flows.stages.fetchers.http import HttpResponse, is_http_url, one_line
@@ -111,4 +111,4 @@ def _reject(source: str, item_uri: str, error: str) -> Reject:
 def _as_utc(value: object) -> datetime:
     if not isinstance(value, datetime):
         raise ValueError(f"document fetched_at {value!r} is not a datetime")
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return as_utc(value)

@@ -15,18 +15,13 @@ from datetime import UTC, datetime
 
 import pyarrow as pa
 
-# The columns of warehouse/schema/fetch_state.sql, in order, with DuckDB's Arrow types.
-FETCH_STATE_SCHEMA = pa.schema(
-    [
-        pa.field("url", pa.string(), nullable=False),
-        pa.field("etag", pa.string()),
-        pa.field("last_modified", pa.string()),
-        pa.field("last_status", pa.int32()),
-        pa.field("last_fetched", pa.timestamp("us", tz="UTC")),
-        pa.field("content_sha256", pa.string()),
-    ]
-)
-FETCH_STATE_COLUMNS: tuple[str, ...] = tuple(FETCH_STATE_SCHEMA.names)
+from flows.records import as_utc
+from warehouse.store import to_arrow
+
+# The columns of warehouse/schema/fetch_state.sql, in order (a test holds them to the DDL;
+# the types come from the DDL itself, through `warehouse.store.to_arrow`).
+FETCH_STATE_COLUMNS: tuple[str, ...] = ("url", "etag", "last_modified", "last_status", "last_fetched",
+                                        "content_sha256")
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,9 +53,7 @@ class FetchStateRow:
 
 
 def _as_utc(value: object) -> datetime | None:
-    if not isinstance(value, datetime):
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return as_utc(value) if isinstance(value, datetime) else None
 
 
 class FetchState:
@@ -116,7 +109,7 @@ class FetchState:
 
     def to_arrow(self) -> pa.Table:
         rows = [self._rows[url].as_dict() for url in sorted(self._rows)]
-        return pa.Table.from_pylist(rows, schema=FETCH_STATE_SCHEMA)
+        return to_arrow("fetch_state", rows)
 
     def get(self, url: str) -> FetchStateRow | None:
         return self._rows.get(url)

@@ -1,5 +1,5 @@
 """RELIABILITY-PLAN.md B2, cases 13, 17 and 18 (14 and 15 live with the crash lab in
-test_b1_storage.py, 16 with the hostile run in test_b4_hostile_run.py)."""
+test_storage_crashes.py, 16 with the hostile run in test_hostile_run.py)."""
 
 from __future__ import annotations
 

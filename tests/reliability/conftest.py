@@ -1,4 +1,4 @@
-"""The adversarial harness (RELIABILITY-PLAN.md B0), all on this machine and loopback only.
+"""The reliability harness, all on this machine and loopback only.
 
 * H1 `RawServer`: a socket server on 127.0.0.1:<ephemeral> whose behaviour per request is a
   function over the raw connection (trickle, silence, lying headers); pytest-httpserver

@@ -216,7 +216,7 @@ def test_33_a_guessed_charset_is_one_browsers_use_so_the_feed_is_not_parsed_as_m
     from flows.stages.fetch import parse_feed_bytes
     from flows.stages.fetchers.decode import decode_document
 
-    from .test_b4_hostile_run import _feed
+    from .test_hostile_run import _feed
 
     body = _feed("http://127.0.0.1:9", 100).replace("Officials said", "Officials said “quietly” that")
     body = body.encode("cp1252", "replace")
