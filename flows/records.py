@@ -100,6 +100,8 @@ class Article:
     duplicate_of: str | None = None
     near_duplicate_of: str | None = None
     similarity: float | None = None
+    # The persons named as authors, in page order; `author` is them joined with "; ".
+    authors: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)

@@ -30,9 +30,9 @@ from flows.stages.cleaning.normalize import (
     count_words,
     fingerprint_text,
     normalize_line,
-    normalize_typography,
-    split_paragraphs,
+    normalize_whitespace,
 )
+from flows.stages.cleaning.paragraphs import drop_repeated_paragraphs, text_paragraphs
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -147,9 +147,9 @@ def _draft(item: Item) -> _Draft:
     elif item.format == "text":
         draft = _Draft(
             item=item,
-            paragraphs=split_paragraphs(item.content),
-            title=_non_empty(_typography(item.title)),
-            author=_non_empty(_typography(item.author)),
+            paragraphs=text_paragraphs(item.content),
+            title=_non_empty(_published_form(item.title)),
+            author=_non_empty(_published_form(item.author)),
             published_at=_to_utc(item.published_at),
             url=_non_empty(item.url),
             site_name=None,
@@ -196,7 +196,7 @@ def _draft_from_html(item: Item) -> _Draft:
     if tree is not None:
         # What the feed already gave is not looked for: the byline search and the date
         # fallback are the dear part of the reading.
-        page = read_page_metadata(tree, item.url, author=not _non_empty(_typography(item.author)),
+        page = read_page_metadata(tree, item.url, author=not _non_empty(_published_form(item.author)),
                                   published=_to_utc(item.published_at) is None)
         # Read first: the metadata reader uses the whole page, trafilatura never these elements.
         for element in _not_text(tree):
@@ -205,24 +205,24 @@ def _draft_from_html(item: Item) -> _Draft:
             tree,
             url=item.url,
             include_comments=False,
-            include_tables=False,
+            include_tables=True,
             with_metadata=False,
         )
         if document is not None:
             # trafilatura puts one block (paragraph, heading, list item) per line.
-            text = normalize_typography(document.text or "")
+            text = normalize_whitespace(document.text or "")
             paragraphs = [[line] for raw in text.split("\n") if (line := normalize_line(raw))]
     return _Draft(
         item=item,
         paragraphs=paragraphs,
         # Hints from the feed or JSON record win over what the page says, unless empty.
-        title=_non_empty(_typography(item.title)) or _non_empty(_typography(page.title)),
-        author=_non_empty(_typography(item.author)) or _non_empty(_typography(page.author)),
+        title=_non_empty(_published_form(item.title)) or _non_empty(_published_form(page.title)),
+        author=_non_empty(_published_form(item.author)) or _non_empty(_published_form(page.author)),
         published_at=_to_utc(item.published_at) or _to_utc(page.published),
         url=_non_empty(item.url) or _non_empty(page.url),
-        site_name=_non_empty(_typography(page.site_name)),
+        site_name=_non_empty(_published_form(page.site_name)),
         language_hint=_non_empty(page.language),
-        page_title=_non_empty(_typography(page.title)),
+        page_title=_non_empty(_published_form(page.title)),
     )
 
 
@@ -263,7 +263,7 @@ def _strip_title(draft: _Draft) -> None:
 _MAX_SANDWICHED_WORDS = 25
 # A paragraph this short without closing punctuation is a tag, label or caption stub.
 _MAX_FRAGMENT_WORDS = 3
-_CLOSING = tuple(".!?\"')”’:;")
+_CLOSING = tuple(".!?\"')”’»:;\u2026\u3002\uff01\uff1f\u300d\u300f\uff09")
 
 
 def _strip_pattern_boilerplate(draft: _Draft) -> None:
@@ -284,25 +284,19 @@ def _strip_pattern_boilerplate(draft: _Draft) -> None:
 
 def _is_fragment(paragraph: list[str]) -> bool:
     text = " ".join(paragraph).strip()
-    return len(text.split()) <= _MAX_FRAGMENT_WORDS and not text.endswith(_CLOSING)
+    return count_words(text) <= _MAX_FRAGMENT_WORDS and not text.endswith(_CLOSING)
 
 
 def _finish(draft: _Draft, recurring: set[str], cfg: CleanConfig) -> Article | Reject:
     item = draft.item
     paragraphs: list[str] = []
-    seen_paragraphs: set[str] = set()
     for lines in draft.paragraphs:
         if recurring:
             lines = [line for line in lines if draft.line_keys[line] not in recurring]
-        if not lines:
-            continue
-        paragraph = " ".join(lines)
-        if len(paragraph) >= cfg.min_repeated_paragraph_chars:
-            key = draft.line_keys[paragraph] if len(lines) == 1 else fingerprint_text(paragraph)
-            if key in seen_paragraphs:
-                continue  # the second and later copies of a paragraph are layout, not content
-            seen_paragraphs.add(key)
-        paragraphs.append(paragraph)
+        if lines:
+            paragraphs.append(" ".join(lines))
+    # The second and later copies of a paragraph are layout, not content.
+    paragraphs = drop_repeated_paragraphs(paragraphs, cfg.min_repeated_paragraph_chars)
 
     dateline = None
     if paragraphs:
@@ -377,10 +371,10 @@ def _to_utc(value: datetime | date | str | None) -> datetime | None:
     return value.astimezone(UTC)
 
 
-def _typography(value: Any) -> str | None:
+def _published_form(value: Any) -> str | None:
     if not isinstance(value, str):
         return None
-    return normalize_line(normalize_typography(value).replace("\n", " "))
+    return normalize_line(normalize_whitespace(value).replace("\n", " "))
 
 
 def _non_empty(value: str | None) -> str | None:

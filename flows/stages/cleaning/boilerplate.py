@@ -14,6 +14,7 @@ from functools import cache
 from importlib import resources
 
 from flows.config import CleanConfig
+from flows.stages.cleaning.normalize import fold_quotes
 
 # A line longer than this is article text, whatever it says.
 MAX_BOILERPLATE_WORDS = 30
@@ -52,7 +53,8 @@ def is_boilerplate_line(line: str) -> bool:
     """True when a whole short line is a prompt, notice or credit from the pattern file."""
     if len(line.split()) > MAX_BOILERPLATE_WORDS:
         return False
-    return _boilerplate_regex().fullmatch(line) is not None
+    # Text keeps its published quotes; the patterns are written with ASCII ones.
+    return _boilerplate_regex().fullmatch(fold_quotes(line)) is not None
 
 
 def recurring_keys(articles_keys: Sequence[Iterable[str]], cfg: CleanConfig) -> set[str]:

@@ -1,14 +1,17 @@
-"""Unicode and typography normalisation, and the fingerprint form used for hashing.
+"""Unicode and whitespace normalisation, and the fingerprint form used for matching and hashing.
 
 Two forms of the same text:
 
-* the *display* form kept in `Article.text`: NFC, curly quotes and guillemets as ASCII
-  quotes, exotic spaces as plain spaces, invisible characters dropped, runs of spaces
-  collapsed. Dashes and the ellipsis are kept as written, because an en dash in
-  "2019–2021" or an em dash in a quote is meaning a reader wants to see.
-* the *fingerprint* form: the display form case-folded, every dash as "-" with no space
-  around it, "…" as "...", all whitespace (paragraph breaks too) as one space. Copies of a
-  story that differ only in typography, case or layout share this form, hence their
+* the *display* form kept in `Article.text`: the text as published. Curly quotes,
+  guillemets, apostrophes, dashes, ellipses and accents stay as written (NFC, so one
+  accented letter is one code point); only whitespace and control characters change:
+  exotic spaces become plain spaces, invisible format characters (soft hyphen, zero-width
+  space/joiners, BOM) and C0/C1 controls are dropped, line separators become newlines and
+  runs of spaces collapse.
+* the *fingerprint* form, computed from the display form for matching, dedup and hashing:
+  case-folded, typographic quotes and guillemets as ASCII quotes, every dash as "-" with no
+  space around it, "…" as "...", all whitespace (paragraph breaks too) as one space. Copies
+  of a story that differ only in typography, case or layout share this form, hence their
   `content_hash`.
 """
 
@@ -17,74 +20,76 @@ from __future__ import annotations
 import re
 import unicodedata
 
-_TYPOGRAPHY = str.maketrans(
+_CONTROLS = {c: None for c in [*range(0x00, 0x09), *range(0x0E, 0x20), 0x7F, *range(0x80, 0x85),
+                                  *range(0x86, 0xA0)]}
+_WHITESPACE = str.maketrans(
     {
-        # Single quotes and apostrophes.
-        "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'",
-        # Double quotes and guillemets.
-        "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"', "\u2033": '"',
-        "\u00ab": '"', "\u00bb": '"', "\u2039": "'", "\u203a": "'",
         # Spaces that look like a space.
         "\u00a0": " ", "\u1680": " ", "\u2000": " ", "\u2001": " ", "\u2002": " ",
         "\u2003": " ", "\u2004": " ", "\u2005": " ", "\u2006": " ", "\u2007": " ",
         "\u2008": " ", "\u2009": " ", "\u200a": " ", "\u202f": " ", "\u205f": " ",
         "\u3000": " ", "\t": " ", "\f": " ", "\v": " ",
-        # Invisible characters that only break word matching.
+        # Invisible format characters that only break word matching.
         "\u00ad": None, "\u200b": None, "\u200c": None, "\u200d": None, "\u2060": None,
         "\ufeff": None,
         # Unicode line/paragraph separators.
         "\u2028": "\n", "\u2029": "\n\n", "\x85": "\n",
+        **_CONTROLS,
     }
 )
+# Quotes as ASCII: the fingerprint's view only, never the stored text.
+_QUOTES = {
+    # Single quotes and apostrophes.
+    "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'",
+    "\u2039": "'", "\u203a": "'",
+    # Double quotes and guillemets.
+    "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"', "\u2033": '"',
+    "\u00ab": '"', "\u00bb": '"',
+}
 _FINGERPRINT_PUNCTUATION = str.maketrans(
-    {"\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-", "\u2015": "-",
+    {**_QUOTES, "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-", "\u2015": "-",
      "\u2212": "-", "\u2026": "..."}
 )
 # str.translate with a dict is slow on non-ASCII text; a regex that finds the few
 # characters to change (usually none) and maps each is several times faster.
-_TYPOGRAPHY_CHARS = re.compile("[" + "".join(re.escape(chr(c)) for c in _TYPOGRAPHY) + "]")
+_WHITESPACE_CHARS = re.compile("[" + "".join(re.escape(chr(c)) for c in _WHITESPACE) + "]")
+_QUOTE_CHARS = re.compile("[" + "".join(map(re.escape, _QUOTES)) + "]")
 _FINGERPRINT_CHARS = re.compile("[" + "".join(re.escape(chr(c)) for c in _FINGERPRINT_PUNCTUATION) + "]")
 _SPACES = re.compile(r" {2,}")
-_ASCII_ODD_SPACES = re.compile(r"[\t\f\v]")
+_ASCII_ODD = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
-def normalize_typography(text: str) -> str:
-    """NFC, ASCII quotes, plain spaces, unified newlines. Keeps line structure."""
+def normalize_whitespace(text: str) -> str:
+    """NFC, plain spaces, unified newlines, no control characters; every printed character
+    (quotes, dashes, accents) kept as written. Keeps line structure."""
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     if text.isascii():
         # Fast path (most English news): str.translate with a dict is slow, and only
-        # tabs and form feeds can need changing.
-        return _ASCII_ODD_SPACES.sub(" ", text)
+        # tabs, form feeds and other C0 controls can need changing.
+        return _ASCII_ODD.sub(_ascii_odd, text)
     if not unicodedata.is_normalized("NFC", text):
         text = unicodedata.normalize("NFC", text)
-    return _TYPOGRAPHY_CHARS.sub(lambda m: _TYPOGRAPHY[ord(m.group())] or "", text)
+    return _WHITESPACE_CHARS.sub(lambda m: _WHITESPACE[ord(m.group())] or "", text)
+
+
+def _ascii_odd(match: re.Match[str]) -> str:
+    return " " if match.group() in "\t\f\v" else ""
+
+
+def fold_quotes(text: str) -> str:
+    """`text` with typographic quotes and guillemets as ASCII ones, for pattern matching."""
+    return text if text.isascii() else _QUOTE_CHARS.sub(lambda m: _QUOTES[m.group()], text)
 
 
 def normalize_line(line: str) -> str:
-    """One line of already typography-normalised text, with its spaces collapsed."""
+    """One line of already whitespace-normalised text, with its spaces collapsed."""
     return _SPACES.sub(" ", line).strip()
-
-
-def split_paragraphs(text: str) -> list[list[str]]:
-    """Paragraphs (blank-line separated) as lists of their non-empty, normalised lines."""
-    paragraphs: list[list[str]] = []
-    current: list[str] = []
-    for raw_line in normalize_typography(text).split("\n"):
-        line = normalize_line(raw_line)
-        if line:
-            current.append(line)
-        elif current:
-            paragraphs.append(current)
-            current = []
-    if current:
-        paragraphs.append(current)
-    return paragraphs
 
 
 def fingerprint_text(text: str) -> str:
     """The comparison form: what two copies of one text have in common (see module doc)."""
-    text = normalize_typography(text).casefold()
+    text = normalize_whitespace(text).casefold()
     if not text.isascii():
         text = _FINGERPRINT_CHARS.sub(lambda m: _FINGERPRINT_PUNCTUATION[ord(m.group())], text)
     # After the split/join only single spaces remain, so plain replaces remove every
@@ -95,5 +100,16 @@ def fingerprint_text(text: str) -> str:
     return text
 
 
+# Scripts written without spaces between words: Han, kana, Hangul, Thai.
+_UNSPACED = re.compile("[\u0e00-\u0e7f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+# Characters per word in those scripts (Chinese and Japanese words average about two).
+UNSPACED_CHARS_PER_WORD = 2
+
+
 def count_words(text: str) -> int:
-    return len(text.split())
+    """Whitespace-separated words, plus one word per two characters of unspaced scripts
+    (a Japanese paragraph is one "word" to str.split)."""
+    words = len(text.split())
+    if text.isascii():
+        return words
+    return words + len(_UNSPACED.findall(text)) // UNSPACED_CHARS_PER_WORD
