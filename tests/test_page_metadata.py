@@ -77,6 +77,7 @@ def test_meta_tags() -> None:
         site_name="Le Petit Quai",
         language="fr",
         url="https://quai.example/article/42",
+        title_source="meta",
     )
 
 
@@ -163,14 +164,23 @@ def test_implausible_dates_are_skipped_and_the_url_date_is_used() -> None:
     assert page.published == "2019-11-19"
 
 
-def test_title_element_loses_the_site_name_only_when_it_is_the_site_name() -> None:
-    def title(html_title: str) -> str | None:
-        return read(f"""<html><head><title>{html_title}</title>
-        <meta property="og:site_name" content="Moor Gazette"></head><body><p>x</p></body></html>""").title
+def test_title_element_is_read_as_written_and_its_source_named() -> None:
+    # The site name is cut by the clean stage (tests/test_titles_authors.py), not here.
+    page = read("""<html><head><title>Sheep return to the high fells | Moor Gazette</title>
+    <meta property="og:site_name" content="Moor Gazette"></head><body><p>x</p></body></html>""")
+    assert (page.title, page.title_source) == ("Sheep return to the high fells | Moor Gazette", "title")
 
-    assert title("Sheep return to the high fells | Moor Gazette") == "Sheep return to the high fells"
-    assert title("Moor Gazette - Sheep return to the high fells") == "Sheep return to the high fells"
-    assert title("Fell race - results and times") == "Fell race - results and times"
+
+def test_json_ld_headline_is_taken_only_when_the_title_element_agrees() -> None:
+    def page(headline: str) -> PageMetadata:
+        return read(f"""<html><head><title>Harbour wall repaired - Moor Gazette</title>
+        <script type="application/ld+json">{{"@type": "NewsArticle", "headline": "{headline}"}}</script>
+        </head><body><p>x</p></body></html>""")
+
+    assert (page("Harbour wall repaired").title, page("Harbour wall repaired").title_source) == (
+        "Harbour wall repaired", "json-ld")
+    # A description in `headline` (some sites put one there) loses to the title element.
+    assert page("Local news article").title == "Harbour wall repaired - Moor Gazette"
 
 
 def test_searches_can_be_skipped_and_the_tree_is_left_as_it_was() -> None:

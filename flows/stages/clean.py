@@ -33,6 +33,8 @@ from flows.stages.cleaning.normalize import (
     normalize_whitespace,
 )
 from flows.stages.cleaning.paragraphs import drop_repeated_paragraphs, text_paragraphs
+from flows.stages.cleaning.titles import host_keys, letters, recurring_affixes, site_keys, strip_site_name
+from flows.stages.cleaning.authors import split_authors
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -96,10 +98,17 @@ def clean_items(items: list[Item], cfg: CleanConfig) -> tuple[list[Article], lis
     for draft in drafts:
         keys_by_source.setdefault(draft.item.source, []).append(draft.line_keys.values())
     recurring_by_source = {source: recurring_keys(keys, cfg) for source, keys in keys_by_source.items()}
+    titles_by_source: dict[str, list[str | None]] = {}
+    for draft in drafts:
+        titles_by_source.setdefault(draft.item.source, []).append(draft.title)
+    # A title part several of a source's pages share is the site's name (cleaning/titles.py).
+    affixes_by_source = {source: recurring_affixes(titles) for source, titles in titles_by_source.items()}
 
     articles: list[Article] = []
     for draft in drafts:
         try:
+            if draft.title and affixes_by_source[draft.item.source]:
+                draft.title = strip_site_name(draft.title, set(), affixes=affixes_by_source[draft.item.source])
             outcome = _finish(draft, recurring_by_source[draft.item.source], cfg)
         except Exception as exc:  # noqa: BLE001 - as above
             outcome = _failure(draft.item, exc)
@@ -193,11 +202,13 @@ def _draft_from_html(item: Item) -> _Draft:
     tree = trafilatura.load_html(item.content)
     paragraphs: list[list[str]] = []
     page = PageMetadata()
+    title = _non_empty(_published_form(item.title))
     if tree is not None:
         # What the feed already gave is not looked for: the byline search and the date
         # fallback are the dear part of the reading.
         page = read_page_metadata(tree, item.url, author=not _non_empty(_published_form(item.author)),
                                   published=_to_utc(item.published_at) is None)
+        title = _page_title(tree, title, page, item.url)
         # Read first: the metadata reader uses the whole page, trafilatura never these elements.
         for element in _not_text(tree):
             element.drop_tree()
@@ -216,7 +227,7 @@ def _draft_from_html(item: Item) -> _Draft:
         item=item,
         paragraphs=paragraphs,
         # Hints from the feed or JSON record win over what the page says, unless empty.
-        title=_non_empty(_published_form(item.title)) or _non_empty(_published_form(page.title)),
+        title=title,
         author=_non_empty(_published_form(item.author)) or _non_empty(_published_form(page.author)),
         published_at=_to_utc(item.published_at) or _to_utc(page.published),
         url=_non_empty(item.url) or _non_empty(page.url),
@@ -224,6 +235,34 @@ def _draft_from_html(item: Item) -> _Draft:
         language_hint=_non_empty(page.language),
         page_title=_non_empty(_published_form(page.title)),
     )
+
+
+def _page_title(tree, hint: str | None, page, url: str | None) -> str | None:
+    """The feed's title, else the page's, less the site's name (cleaning/titles.py);
+    trafilatura's title logic when the page names no title in the places we read.
+
+    `og:title` is the headline the site wrote for sharing and is kept as written, unless
+    the page's other headlines (twitter:title, JSON-LD headline, a lone h1) give it without
+    an affix: then that affix is decoration. A `<title>` element or a feed title loses a
+    part naming the site (og:site_name, the host).
+    """
+    title = hint or _non_empty(_published_form(page.title))
+    if not title:
+        return _non_empty(_published_form(_trafilatura_title(tree)))
+    if not hint and page.title_source == "meta":
+        return next((other for other in map(_published_form, page.other_titles)
+                     if other and strip_site_name(title, {letters(title.replace(other, "", 1))}) == other),
+                    title)
+    return strip_site_name(title, site_keys(page.site_name), host_keys(url) | host_keys(page.url))
+
+
+def _trafilatura_title(tree) -> str | None:
+    from trafilatura.metadata import extract_title
+
+    try:
+        return extract_title(tree)
+    except Exception:  # noqa: BLE001 - a title fallback must never fail the item
+        return None
 
 
 def _strip_byline(draft: _Draft) -> None:
@@ -320,6 +359,7 @@ def _finish(draft: _Draft, recurring: set[str], cfg: CleanConfig) -> Article | R
         )
 
     content_hash = sha256_hex(fingerprint_text(text))
+    authors = split_authors(draft.author)
     canonical = canonical_url(draft.url)
     language = detect_language(text, word_count) or _iso639_1(draft.language_hint)
     return Article(
@@ -328,7 +368,8 @@ def _finish(draft: _Draft, recurring: set[str], cfg: CleanConfig) -> Article | R
         source=item.source,
         url=draft.url,
         title=draft.title,
-        author=draft.author,
+        author="; ".join(authors) if authors else None,
+        authors=authors,
         published_at=draft.published_at,
         language=language,
         dateline=dateline,

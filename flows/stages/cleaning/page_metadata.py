@@ -4,8 +4,8 @@
 markup. It looks in the places publishers fill in for search engines and social cards,
 in this order for each field, and stops at the first usable value:
 
-- title: `og:title`, `twitter:title`, the `<title>` element (less a trailing
-  " | Site name" when that suffix is the site name), the page's only `<h1>`;
+- title: `og:title`, `twitter:title`, JSON-LD `headline`, the `<title>` element, the
+  page's only `<h1>` (as found: the clean stage cuts the site's name off);
 - author: JSON-LD `author` (a name, an object with a name, or a list of either),
   `meta name=author`, `article:author` (unless it is a profile URL), `itemprop=author`,
   `rel=author` links, then a byline: a short element whose class or id says "byline"
@@ -71,8 +71,6 @@ _BYLINE_NOISE = re.compile(r"\b(?:updated|published|posted on|min read|comments?
 # Separators between several names in one byline.
 _NAME_SEPARATORS = re.compile(r"\s*(?:,|;|&|\band\b|\bund\b|\bet\b|\by\b)\s*", re.IGNORECASE)
 _ISO_DATE_START = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
-# Title suffixes and prefixes naming the site: "Headline | Site", "Site - Headline".
-_TITLE_SEPARATORS = (" | ", " - ", " \u2013 ", " \u2014 ", " :: ", " \u00b7 ", " \u2022 ")
 # The tags read in the one pass over the tree.
 _TAGS = ("meta", "link", "script", "title", "h1", "time")
 # The searches below select attributes and then take their elements: libxml2 runs an
@@ -99,6 +97,10 @@ class PageMetadata:
     site_name: str | None = None
     language: str | None = None
     url: str | None = None
+    title_source: str | None = None  # meta | json-ld | title | h1
+    # The page's other headlines (twitter:title, JSON-LD headline, a lone <h1>): a site
+    # suffix on og:title that these leave off is decoration.
+    other_titles: tuple[str, ...] = ()
 
 
 def read_page_metadata(tree: HtmlElement, url: str | None = None, *, author: bool = True,
@@ -112,8 +114,15 @@ def read_page_metadata(tree: HtmlElement, url: str | None = None, *, author: boo
     page = _Page(tree)
     site_name = (_first(page.meta, "og:site_name", "application-name")
                  or _clean(_name_of(_ld_value(page.json_ld, "publisher")), MAX_AUTHOR_CHARS))
+    title, title_source = _title(page)
     return PageMetadata(
-        title=_title(page, site_name),
+        title=title,
+        title_source=title_source,
+        other_titles=tuple(t for t in (_first(page.meta, "twitter:title"),
+                                       _clean(_ld_value(page.json_ld, "headline"), MAX_TITLE_CHARS),
+                                       *([_clean(page.headings[0].text_content(), MAX_TITLE_CHARS)]
+                                         if len(page.headings) == 1 else []))
+                           if t and t != title),
         author=_author(page, site_name) if author else None,
         published=_published(page, url) if published else None,
         site_name=site_name,
@@ -242,30 +251,23 @@ def _name_of(value: Any) -> str | None:
 # ------------------------------------------------------------------ fields
 
 
-def _title(page: _Page, site_name: str | None) -> str | None:
+def _title(page: _Page) -> tuple[str | None, str | None]:
+    """(title, where it came from): the social-card and structured-data headlines first,
+    as sites write them for sharing; then the `<title>` element; then a lone `<h1>`.
+    The site's name is left on: the clean stage cuts it (cleaning/titles.py)."""
     title = _first(page.meta, "og:title", "twitter:title")
     if title:
-        return title
+        return title, "meta"
+    headline = _clean(_ld_value(page.json_ld, "headline"), MAX_TITLE_CHARS)
+    # Some sites put a description in `headline` ("Wikimedia list article"): it is taken
+    # only when the `<title>` element says it too, or says nothing.
+    if headline and (not page.title or _letters(headline) in _letters(page.title)):
+        return headline, "json-ld"
     if page.title:
-        return _without_site_name(page.title, site_name)
+        return page.title, "title"
     if len(page.headings) == 1:
-        return _clean(page.headings[0].text_content(), MAX_TITLE_CHARS)
-    return None
-
-
-def _without_site_name(title: str, site_name: str | None) -> str:
-    """'Headline | Site' -> 'Headline' when the cut-off part is the site's name."""
-    if not site_name:
-        return title
-    site = site_name.casefold()
-    for separator in _TITLE_SEPARATORS:
-        head, found, tail = title.rpartition(separator)
-        if found and head and tail.strip().casefold() == site:
-            return head.strip()
-        head, found, tail = title.partition(separator)
-        if found and tail and head.strip().casefold() == site:
-            return tail.strip()
-    return title
+        return _clean(page.headings[0].text_content(), MAX_TITLE_CHARS), "h1"
+    return None, None
 
 
 def _author(page: _Page, site_name: str | None) -> str | None:
