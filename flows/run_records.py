@@ -167,7 +167,7 @@ def documents_table(docs: list[RawDocument], run_id: str) -> pa.Table:
 def articles_table(articles: list[Article], run_id: str) -> pa.Table:
     names = ["article_id", "doc_id", "source", "url", "title", "author", "published_at", "language",
              "dateline", "text", "word_count", "content_hash", "duplicate_of", "near_duplicate_of",
-             "similarity", "fetched_at", "site_name", "canonical_url", "item_uri"]
+             "similarity", "fetched_at", "site_name", "canonical_url", "item_uri", "authors"]
     return to_arrow("articles", [{**_fields(a, names), "run_id": run_id} for a in articles])
 
 

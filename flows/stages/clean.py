@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from flows.config import CleanConfig
 from flows.records import Article, Item, Reject, StageCount, content_key, sha256_hex
+from flows.stages.cleaning.authors import split_authors
 from flows.stages.cleaning.boilerplate import is_boilerplate_line, recurring_keys
 from flows.stages.cleaning.dateline import split_dateline
 from flows.stages.cleaning.normalize import (
@@ -34,7 +35,6 @@ from flows.stages.cleaning.normalize import (
 )
 from flows.stages.cleaning.paragraphs import drop_repeated_paragraphs, text_paragraphs
 from flows.stages.cleaning.titles import host_keys, letters, recurring_affixes, site_keys, strip_site_name
-from flows.stages.cleaning.authors import split_authors
 
 if TYPE_CHECKING:
     from collections.abc import Iterable

@@ -6,7 +6,7 @@ CREATE TABLE IF NOT EXISTS articles (
     source             VARCHAR NOT NULL,
     url                VARCHAR,
     title              VARCHAR,
-    author             VARCHAR,
+    author             VARCHAR,           -- the persons of `authors` joined with "; "
     published_at       TIMESTAMP WITH TIME ZONE,
     language           VARCHAR,
     dateline           VARCHAR,
@@ -19,5 +19,6 @@ CREATE TABLE IF NOT EXISTS articles (
     fetched_at         TIMESTAMP WITH TIME ZONE,
     site_name          VARCHAR,
     canonical_url      VARCHAR,
-    item_uri           VARCHAR            -- where in the raw document the article was read (for reprocess)
+    item_uri           VARCHAR,           -- where in the raw document the article was read (for reprocess)
+    authors            VARCHAR[]          -- the persons the byline names, in order (agencies, roles, "By" removed)
 );

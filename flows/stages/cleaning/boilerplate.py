@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
@@ -23,15 +24,38 @@ _TRAILER = r"[\s.!:;>»›|\-–—]*"
 _PATTERN_FILE = "boilerplate_patterns.txt"
 
 
-def load_boilerplate_patterns() -> list[str]:
-    """The regexes of the pattern file, in file order, without comments."""
+@dataclass(frozen=True)
+class PatternEntry:
+    """One pattern of the file with the example lines written under it."""
+
+    number: int  # 1-based, in file order
+    pattern: str
+    matches: tuple[str, ...]  # "#+ " lines: boilerplate the pattern must catch
+    leaves: tuple[str, ...]  # "#- " lines: article text the file must leave alone
+
+
+def load_pattern_entries() -> list[PatternEntry]:
+    """The pattern file's patterns, in file order, each with its examples."""
     text = resources.files(__package__).joinpath(_PATTERN_FILE).read_text(encoding="utf-8")
-    patterns = []
+    entries: list[tuple[str, list[str], list[str]]] = []
     for line in text.splitlines():
         stripped = line.strip()
-        if stripped and not stripped.startswith("#"):
-            patterns.append(stripped)
-    return patterns
+        if stripped.startswith(("#+ ", "#- ")) and entries:
+            entries[-1][1 if stripped.startswith("#+") else 2].append(stripped[3:].strip())
+        elif stripped and not stripped.startswith("#"):
+            entries.append((stripped, [], []))
+    return [PatternEntry(number, pattern, tuple(matches), tuple(leaves))
+            for number, (pattern, matches, leaves) in enumerate(entries, 1)]
+
+
+def load_boilerplate_patterns() -> list[str]:
+    """The regexes of the pattern file, in file order, without comments or examples."""
+    return [entry.pattern for entry in load_pattern_entries()]
+
+
+def compile_pattern(pattern: str) -> re.Pattern[str]:
+    """One pattern as the file applies it: whole line, any case, trailing decoration allowed."""
+    return re.compile(rf"(?:{pattern}){_TRAILER}", re.IGNORECASE)
 
 
 @cache
