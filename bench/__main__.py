@@ -27,6 +27,7 @@ from bench import baselines, corpora, report
 from bench.machine import machine_info, repo_state
 from bench.pipeline import DEFAULT_RUN_TIMEOUT_SECONDS, REPO_DIR, PipelineRun, run_pipeline
 from bench.prefect_server import prefect_env, prefect_server
+from bench.text_quality import QUALITY_MEASURES, quality_measures, text_quality
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 QUICK_BBC_ARTICLES = 300
@@ -40,6 +41,11 @@ NEEDS: dict[str, set[str]] = {
     "memory": {"bbc", "reuters"},
     "html": {"html"},
     "validation": {"bbc"},
+    "html_metadata": {"html"},
+    "text_f1": {"quality"},
+    "titles": {"quality"},
+    "title_rate": {"quality"},
+    "bylines": {"quality"},
 }
 
 
@@ -110,6 +116,7 @@ class Measured:
     runs: dict[str, PipelineRun] = field(default_factory=dict)
     ner: dict[str, Any] | None = None
     html: dict[str, Any] | None = None
+    quality: dict[str, Any] | None = None
     errors: dict[str, str] = field(default_factory=dict)
 
 
@@ -133,6 +140,8 @@ def main(argv: list[str] | None = None) -> int:
         say(f"bench: {interrupted}; reporting what was measured")
 
     measures = compute_measures(args.measures, measured.runs, measured.ner, measured.html, measured.errors)
+    measures.update(quality_measures([m for m in args.measures if m in QUALITY_MEASURES],
+                                     measured.html, measured.quality, measured.errors))
     if interrupted:
         # Keep the previous values of what this bench did not get to, rather than overwrite them with nothing.
         measures = {name: m for name, m in measures.items() if m["value"] is not None}
@@ -151,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
                    "reuters_articles": len(reuters) if reuters is not None else None},
         "measures": measures,
         "runs": {label: run.as_dict() for label, run in measured.runs.items()},
-        "baselines": {"ner_only": measured.ner, "html": measured.html},
+        "baselines": {"ner_only": measured.ner, "html": measured.html, "text_quality": measured.quality},
         "skipped": args.skipped,
     }
     comparison = report.compare(measures, (previous or {}).get("measures"))
@@ -188,6 +197,15 @@ def measure_all(args: argparse.Namespace, extract_cfg, measured: Measured) -> No
             say(f"bench: HTML path: trafilatura alone vs the clean stage on {len(pages)} pages, "
                 f"{rounds} round(s)")
             measured.html = baselines.html_path(pages, rounds=rounds)
+
+    if "quality" in needs:
+        say("bench: text quality: main-text F1 (181 pages), titles and bylines (readability pages), "
+            "clean stage vs trafilatura on the same bytes")
+        quality = text_quality(corpora.html_pages(args.corpora), args.corpora)
+        if isinstance(quality, str):
+            errors["quality"] = quality
+        else:
+            measured.quality = quality
 
     bbc = measured.bbc
     if "ner" in needs and bbc is not None:
@@ -272,6 +290,8 @@ def compute_measures(names: list[str], runs: dict[str, PipelineRun], ner: dict |
         missing = [errors[k] for k in NEEDS[name] if k in errors]
         if pipeline_error:
             missing.append(pipeline_error)
+        if name in QUALITY_MEASURES:
+            continue  # quality_measures forms these
         if name == "html":
             if html is None:
                 out[name] = report.failed_measure(name, "; ".join(missing) or "HTML path not measured")

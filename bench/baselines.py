@@ -77,11 +77,12 @@ def html_items(pages: Sequence[HtmlPage]):
                  url=page.url) for page in pages]
 
 
-def _time_trafilatura(pages: Sequence[HtmlPage]) -> tuple[float, float, int]:
+def _time_trafilatura(pages: Sequence[HtmlPage], *, with_metadata: bool = False) -> tuple[float, float, int]:
     import trafilatura
 
     started, cpu_before = time.perf_counter(), time.process_time()
-    extracted = sum(1 for page in pages if trafilatura.extract(page.html, include_comments=False))
+    extracted = sum(1 for page in pages
+                    if trafilatura.extract(page.html, include_comments=False, with_metadata=with_metadata))
     return time.perf_counter() - started, time.process_time() - cpu_before, extracted
 
 
@@ -94,35 +95,38 @@ def _time_clean(items: list, cfg) -> tuple[float, float, int, int]:
 
 
 def html_path(pages: Sequence[HtmlPage], rounds: int = 2) -> dict[str, Any]:
-    """Pages/s of trafilatura alone and of our clean stage on the same pages.
+    """Pages/s of trafilatura alone, of trafilatura with its metadata step (title, author,
+    date, site: what the clean stage also gives), and of our clean stage on the same pages.
 
     This host's speed drifts by a third over tens of seconds, more than the margin being
     measured, so whole passes taken one after the other compare two different machines. The
     two are therefore interleaved slice by slice (`HTML_SLICE_PAGES` pages: trafilatura then
     clean, or clean then trafilatura, the order alternating), `rounds` times over, and each
     side's time is the sum over slices of its best round. Both sides of a slice run within a
-    second of each other. `seconds` lists each round's total. The clean stage learns a source's
+    second or two of each other. `seconds` lists each round's total. The clean stage learns a source's
     recurring lines per batch, here per slice: that step costs milliseconds either way.
     """
     from flows.config import CleanConfig
 
     cfg = CleanConfig()
     items = html_items(pages)
-    _time_trafilatura(pages[:HTML_WARMUP_PAGES])
+    _time_trafilatura(pages[:HTML_WARMUP_PAGES], with_metadata=True)
     _time_clean(items[:HTML_WARMUP_PAGES], cfg)
     slices = [slice(start, start + HTML_SLICE_PAGES) for start in range(0, len(pages), HTML_SLICE_PAGES)]
+    sides = ("trafilatura", "trafilatura_metadata", "clean")
     # side -> slice -> one (wall, cpu) per round
-    times: dict[str, list[list[tuple[float, float]]]] = {side: [[] for _ in slices]
-                                                          for side in ("trafilatura", "clean")}
+    times: dict[str, list[list[tuple[float, float]]]] = {side: [[] for _ in slices] for side in sides}
     extracted = articles = rejects = 0
     for round_number in range(rounds):
         extracted = articles = rejects = 0
         for index, part in enumerate(slices):
-            order = ("trafilatura", "clean") if (round_number + index) % 2 == 0 else ("clean", "trafilatura")
-            for which in order:
-                if which == "trafilatura":
-                    seconds, cpu, got = _time_trafilatura(pages[part])
-                    extracted += got
+            # The order rotates so that no side always runs first (or last) in a slice.
+            shift = (round_number + index) % len(sides)
+            for which in sides[shift:] + sides[:shift]:
+                if which.startswith("trafilatura"):
+                    seconds, cpu, got = _time_trafilatura(pages[part],
+                                                          with_metadata=which == "trafilatura_metadata")
+                    extracted += got if which == "trafilatura" else 0
                 else:
                     seconds, cpu, kept, rejected = _time_clean(items[part], cfg)
                     articles, rejects = articles + kept, rejects + rejected
@@ -131,6 +135,8 @@ def html_path(pages: Sequence[HtmlPage], rounds: int = 2) -> dict[str, Any]:
         "pages": len(pages), "rounds": rounds, "slice_pages": HTML_SLICE_PAGES,
         "trafilatura": {"call": "trafilatura.extract(html, include_comments=False)",
                         **_rates(len(pages), times["trafilatura"]), "extracted": extracted},
+        "trafilatura_metadata": {"call": "trafilatura.extract(html, include_comments=False, with_metadata=True)",
+                                 **_rates(len(pages), times["trafilatura_metadata"])},
         "clean": {"call": "flows.stages.clean.clean_items(items, CleanConfig()), per slice",
                   **_rates(len(pages), times["clean"]), "articles": articles, "rejects": rejects},
     }

@@ -44,6 +44,12 @@ TARGETS: dict[str, Target] = {t.name: t for t in (
     Target("memory", "Reuters peak RSS ÷ BBC peak RSS (the run's process tree)", 1.2, "<="),
     Target("html", "HTML clean stage pages/s ÷ trafilatura alone pages/s", 0.9, ">="),
     Target("validation", "BBC: validate stage seconds ÷ extract stage seconds", 0.1, "<="),
+    # Text a reader would accept: quality side by side with trafilatura on the same bytes.
+    Target("html_metadata", "HTML clean stage pages/s ÷ trafilatura with its metadata step pages/s", 0.9, ">="),
+    Target("text_f1", "181 benchmark pages: main-text token F1, clean stage ÷ trafilatura", 1.0, ">="),
+    Target("titles", "readability pages: exact titles, clean stage ÷ trafilatura metadata", 1.0, ">="),
+    Target("title_rate", "readability pages: clean stage exact titles ÷ pages with a gold title", 0.8, ">="),
+    Target("bylines", "readability pages: exact bylines, clean stage ÷ trafilatura metadata", 1.0, ">="),
 )}
 
 

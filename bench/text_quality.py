@@ -32,6 +32,8 @@ from typing import Any
 from bench.corpora import CORPORA_DIR, HTML_GROUND_TRUTH, HtmlPage, missing
 
 READABILITY_MANIFEST = Path("readability-test-pages") / "manifest.json"
+# The measures formed here (bench/report.py TARGETS); the HTML speed one from html_path's figures.
+QUALITY_MEASURES = ("html_metadata", "text_f1", "titles", "title_rate", "bylines")
 _ASCII = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u2013": "-",
                         "\u2014": "-", "\u00a0": " "})
 _BY = re.compile(r"^(?:by|par|von|por)\b[:\s]*", re.IGNORECASE)
@@ -155,7 +157,7 @@ def title_byline_match(cases: Sequence[dict[str, Any]]) -> dict[str, Any]:
                 misses.append(f"title {case['name']}: {article.title if article else None!r}")
         if case.get("byline"):
             counts["bylines"] += 1
-            ours = same_byline((article.authors or article.author) if article else None, case["byline"])
+            ours = same_byline(article.authors if article else None, case["byline"])
             counts["wirelake_bylines"] += ours
             counts["trafilatura_bylines"] += same_byline(meta.author if meta else None, case["byline"])
             if not ours:
@@ -179,3 +181,43 @@ def text_quality(pages: Sequence[HtmlPage], corpora_dir: Path = CORPORA_DIR) -> 
             return reason
     return {"main_text": main_text_f1(pages, corpora_dir),
             "metadata": title_byline_match(readability_cases(corpora_dir))}
+
+
+def quality_measures(names: Sequence[str], html: dict[str, Any] | None, quality: dict[str, Any] | None,
+                     errors: dict[str, str]) -> dict[str, dict]:
+    """The bench records of the quality measures in `names` (see bench/report.py)."""
+    from bench import report
+
+    out: dict[str, dict] = {}
+    for name in names:
+        if name == "html_metadata":
+            if html is None or "trafilatura_metadata" not in html:
+                out[name] = report.failed_measure(name, errors.get("html") or "HTML path not measured")
+            else:
+                out[name] = report.measure(
+                    name, ("clean stage pages/s", html["clean"]["pages_per_second"]),
+                    ("trafilatura with metadata pages/s", html["trafilatura_metadata"]["pages_per_second"]),
+                    cpu_value=report.ratio(html["clean"].get("pages_per_cpu_second"),
+                                           html["trafilatura_metadata"].get("pages_per_cpu_second")),
+                    note="same interleaved slices as the html measure")
+            continue
+        if quality is None:
+            out[name] = report.failed_measure(name, errors.get("quality") or "text quality not measured")
+            continue
+        main, meta = quality["main_text"], quality["metadata"]
+        if name == "text_f1":
+            out[name] = report.measure(name, ("clean stage F1", main["wirelake"]["f1"]),
+                                       ("trafilatura F1", main["trafilatura"]["f1"]),
+                                       note=f"{main['wirelake']['pages']} pages; precision/recall "
+                                            f"{main['wirelake']['precision']}/{main['wirelake']['recall']} vs "
+                                            f"{main['trafilatura']['precision']}/{main['trafilatura']['recall']}")
+        elif name in ("titles", "bylines"):
+            ours, theirs = meta[f"wirelake_{name}"], meta[f"trafilatura_{name}"]
+            out[name] = report.measure(name, (f"clean stage exact {name}", ours["exact"]),
+                                       (f"trafilatura exact {name}", theirs["exact"]),
+                                       note=f"of {ours['of']} pages with a gold {name[:-1]}")
+        elif name == "title_rate":
+            titles = meta["wirelake_titles"]
+            out[name] = report.measure(name, ("clean stage exact titles", titles["exact"]),
+                                       ("pages with a gold title", titles["of"]))
+    return out

@@ -43,7 +43,8 @@ def test_targets_follow_their_direction(name, value, passed):
 
 
 def test_the_issue_table_is_complete():
-    assert list(report.TARGETS) == ["throughput", "rerun", "scaling", "memory", "html", "validation"]
+    assert list(report.TARGETS) == ["throughput", "rerun", "scaling", "memory", "html", "validation",
+                                    "html_metadata", "text_f1", "titles", "title_rate", "bylines"]
     assert report.TARGETS["scaling"].bound == 11 and report.TARGETS["scaling"].direction == "<="
     assert report.TARGETS["html"].bound == 0.9 and report.TARGETS["html"].direction == ">="
 
@@ -199,7 +200,8 @@ def test_only_measures_not_taken_now_are_carried_over():
 def test_quick_skips_the_reuters_measures_and_only_rejects_unknown_names(capsys):
     args = parse_args(["--quick"])
     assert set(args.skipped) == {"scaling", "memory"}
-    assert args.measures == ["throughput", "rerun", "html", "validation"]
+    assert args.measures == ["throughput", "rerun", "html", "validation", "html_metadata", "text_f1", "titles",
+                             "title_rate", "bylines"]
     assert parse_args(["--only", "html, validation"]).measures == ["html", "validation"]
     with pytest.raises(SystemExit):
         parse_args(["--only", "speed"])
@@ -323,18 +325,22 @@ def test_the_html_measure_interleaves_slices_and_keeps_each_slices_best_round(mo
     monkeypatch.setattr(baselines, "HTML_SLICE_PAGES", 2)
     calls: list[tuple[str, int]] = []
     timed_trafilatura, timed_clean = baselines._time_trafilatura, baselines._time_clean
-    monkeypatch.setattr(baselines, "_time_trafilatura",
-                        lambda p: calls.append(("trafilatura", len(p))) or timed_trafilatura(p))
+    def trafilatura_side(p, with_metadata=False):
+        calls.append(("trafilatura_metadata" if with_metadata else "trafilatura", len(p)))
+        return timed_trafilatura(p, with_metadata=with_metadata)
+
+    monkeypatch.setattr(baselines, "_time_trafilatura", trafilatura_side)
     monkeypatch.setattr(baselines, "_time_clean",
                         lambda items, cfg: calls.append(("clean", len(items))) or timed_clean(items, cfg))
     result = baselines.html_path(pages, rounds=2)
     timed = calls[2:]  # after one warm-up call per side
-    assert [n for _, n in timed] == [2, 2, 2, 2, 1, 1] * 2  # 3 slices, both sides, 2 rounds
-    assert [side for side, _ in timed[:6]] == ["trafilatura", "clean", "clean", "trafilatura",
-                                               "trafilatura", "clean"]
-    assert timed[6][0] == "clean"  # the next round starts the other way round
+    assert [n for _, n in timed] == [2, 2, 2, 2, 2, 2, 1, 1, 1] * 2  # 3 slices, three sides, 2 rounds
+    t, tm, c = "trafilatura", "trafilatura_metadata", "clean"
+    # The order rotates slice by slice, so no side is always first.
+    assert [side for side, _ in timed[:9]] == [t, tm, c, tm, c, t, c, t, tm]
+    assert timed[9][0] == tm  # the next round starts one step further on
     assert result["slice_pages"] == 2 and result["rounds"] == 2
-    for side in ("trafilatura", "clean"):
+    for side in ("trafilatura", "trafilatura_metadata", "clean"):
         rates = result[side]
         assert len(rates["seconds"]) == 2
         assert 0 < rates["best_seconds"] <= min(rates["seconds"]) + 1e-3

@@ -66,6 +66,7 @@ def split_authors(byline: str | None) -> list[str]:
     names: list[str] = []
     seen: set[str] = set()
     for part in _SEPARATORS.split(text):
+        part = _GLUED_AGENCY.sub("", part.strip())
         if names and _is_affiliation(part):
             break  # "Jane Roe, Policy Unit, Big Institute": the rest describes her, names no one
         name = _person(part)
@@ -82,8 +83,7 @@ def _is_affiliation(part: str) -> bool:
 
 
 def _person(part: str) -> str | None:
-    part = _BY.sub("", part.strip())
-    part = _GLUED_AGENCY.sub("", part)
+    part = _BY.sub("", part)
     part = _DATE_TAIL.sub("", part)
     # Parenthesised notes go: "(avec ...)" and "(stevenhgm)" are not the name.
     part = re.sub(r"\s*\(.*?\)\s*", " ", part)

@@ -43,6 +43,8 @@ from typing import TYPE_CHECKING, Any
 
 from lxml import etree
 
+from flows.stages.cleaning.authors import split_authors
+
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
@@ -68,8 +70,6 @@ _NOT_A_NAME = re.compile(r"[\d@/\\?!:;«»<>{}()\[\]*=_#|]|https?|www\.|\.[a-z]{
 # Words that show a byline element holds a label or a date, not a name.
 _BYLINE_NOISE = re.compile(r"\b(?:updated|published|posted on|min read|comments?|share|follow|email)\b",
                            re.IGNORECASE)
-# Separators between several names in one byline.
-_NAME_SEPARATORS = re.compile(r"\s*(?:,|;|&|\band\b|\bund\b|\bet\b|\by\b)\s*", re.IGNORECASE)
 _ISO_DATE_START = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 # The tags read in the one pass over the tree.
 _TAGS = ("meta", "link", "script", "title", "h1", "time")
@@ -353,9 +353,10 @@ def _byline_names(tree: HtmlElement) -> list[str]:
         text = _clean(element.text_content(), MAX_AUTHOR_CHARS)
         if not text or _BYLINE_NOISE.search(text):
             continue
-        parts = [p for p in _NAME_SEPARATORS.split(_BY_PREFIX.sub("", text)) if p]
-        if parts and all(_looks_like_name(p) for p in parts):
-            return parts
+        # Roles, agencies and dates beside the names go ("Par JANE ROE et Jo Doe, correspondant").
+        names = split_authors(text)
+        if names and all(_looks_like_name(name) for name in names):
+            return names
     return []
 
 

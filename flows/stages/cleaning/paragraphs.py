@@ -3,7 +3,8 @@
 A `.txt` file marks paragraphs in one of two ways, and which one is decided per file from
 its own line lengths (`is_hard_wrapped`):
 
-* *hard-wrapped*: lines cut at a fixed width, mid-sentence; the lines of a blank-line
+* *hard-wrapped*: lines cut at a fixed width (most within 70% of the longest, which is
+  at most 120 characters), mostly mid-sentence; the lines of a blank-line
   block are one paragraph, except after a line that ends a sentence well short of the
   width (the last line of a paragraph) when the next line starts one;
 * *one paragraph per line* (or a free mix): a line that ends a sentence followed by a
@@ -34,6 +35,9 @@ WRAPPED_LINE_SHARE = 0.8
 WRAPPED_WIDTH_SHARE = 0.7
 # ...the width being no more than this (one-paragraph-per-line files have far longer lines)...
 MAX_WRAP_WIDTH = 120
+# ...and fewer than this share of them ending a sentence: a wrap falls mid-sentence by
+# chance most of the time, while a file of short one-line paragraphs ends nearly every line.
+MAX_WRAPPED_SENTENCE_END_SHARE = 0.5
 # ...judged on at least this many such lines; fewer say nothing about the file's shape.
 MIN_LINES_TO_JUDGE = 4
 # Near-verbatim repeats: paragraphs of at least this many words whose word sets overlap
@@ -57,14 +61,16 @@ def starts_sentence(line: str) -> bool:
 
 def is_hard_wrapped(blocks: Sequence[Sequence[str]]) -> bool:
     """True when the lines inside `blocks` (blank-line blocks of lines) are cut at one width."""
-    inner = [len(line) for block in blocks for line in block[:-1]]
-    if len(inner) < MIN_LINES_TO_JUDGE:
+    lines = [line for block in blocks for line in block[:-1]]
+    if len(lines) < MIN_LINES_TO_JUDGE:
         return False
-    width = max(inner)
+    width = max(len(line) for line in lines)
     if width > MAX_WRAP_WIDTH:
         return False
-    near_width = sum(1 for length in inner if length >= WRAPPED_WIDTH_SHARE * width)
-    return near_width >= WRAPPED_LINE_SHARE * len(inner)
+    near_width = sum(1 for line in lines if len(line) >= WRAPPED_WIDTH_SHARE * width)
+    sentence_ends = sum(1 for line in lines if ends_sentence(line))
+    return (near_width >= WRAPPED_LINE_SHARE * len(lines)
+            and sentence_ends < MAX_WRAPPED_SENTENCE_END_SHARE * len(lines))
 
 
 def text_paragraphs(text: str) -> list[list[str]]:
