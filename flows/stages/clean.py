@@ -335,7 +335,7 @@ def _finish(draft: _Draft, recurring: set[str], cfg: CleanConfig) -> Article | R
         if lines:
             paragraphs.append(" ".join(lines))
     # The second and later copies of a paragraph are layout, not content.
-    paragraphs = drop_repeated_paragraphs(paragraphs, cfg.min_repeated_paragraph_chars)
+    paragraphs = drop_repeated_paragraphs(paragraphs, cfg.min_repeated_paragraph_chars, draft.line_keys)
 
     dateline = None
     if paragraphs:

@@ -20,6 +20,7 @@ paragraph, so no sentence is lost.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 
@@ -109,32 +110,46 @@ def _blocks(text: str) -> list[list[str]]:
     return blocks
 
 
-def drop_repeated_paragraphs(paragraphs: list[str], min_chars: int) -> list[str]:
+def drop_repeated_paragraphs(paragraphs: list[str], min_chars: int,
+                             known_keys: dict[str, str] | None = None) -> list[str]:
     """`paragraphs` without verbatim, near-verbatim and contained repeats (see module doc).
 
     Paragraphs shorter than `min_chars` are never dropped: short lines repeat by chance.
+    `known_keys` maps text to its `fingerprint_text` where the caller already has it.
     """
-    keys = [fingerprint_text(p) if len(p) >= min_chars else "" for p in paragraphs]
-    word_sets = [frozenset(key.split()) for key in keys]
+    known = known_keys or {}
+    keys = [(known.get(p) or fingerprint_text(p)) if len(p) >= min_chars else "" for p in paragraphs]
+    # One C-level count per paragraph finds the rare verbatim or contained repeat; the pairs
+    # are looked at only then (a page has dozens of paragraphs, this stage thousands of pages).
+    joined = "\x00".join(keys)
+    word_sets: list[frozenset[str]] = []
+    # Earlier kept paragraphs by word-set size: a near repeat's size is within 10% of its
+    # original's, so only those few sizes are compared.
+    by_size: dict[int, list[int]] = {}
     dropped = [False] * len(paragraphs)
     for index, key in enumerate(keys):
+        words = frozenset(key.split())
+        word_sets.append(words)
         if not key:
             continue
-        for other in range(len(keys)):
-            if other == index or dropped[other] or not keys[other]:
-                continue
-            if other < index and _same_words(word_sets[index], word_sets[other]):
-                dropped[index] = True  # a later copy of an earlier paragraph
-                break
-            if len(keys[other]) > len(key) and key in keys[other]:
-                dropped[index] = True  # said in full inside a longer paragraph
-                break
+        if joined.count(key) > 1:
+            dropped[index] = any(
+                not dropped[other] and (
+                    (other < index and keys[other] == key) or (len(keys[other]) > len(key) and key in keys[other]))
+                for other in range(len(keys)) if other != index)
+        if not dropped[index] and len(words) >= NEAR_REPEAT_MIN_WORDS:
+            size = len(words)
+            sizes = range(math.ceil(size * NEAR_REPEAT_JACCARD), math.floor(size / NEAR_REPEAT_JACCARD) + 1)
+            dropped[index] = any(_same_words(words, word_sets[other])
+                                 for near in sizes for other in by_size.get(near, ()))
+            if not dropped[index]:
+                by_size.setdefault(size, []).append(index)
     return [p for p, drop in zip(paragraphs, dropped, strict=True) if not drop]
 
 
 def _same_words(a: frozenset[str], b: frozenset[str]) -> bool:
-    if a == b:
-        return True
-    if min(len(a), len(b)) < NEAR_REPEAT_MIN_WORDS:
+    """Near-verbatim: Jaccard of the word sets at least NEAR_REPEAT_JACCARD (sizes first: cheap)."""
+    small, large = sorted((len(a), len(b)))
+    if small < NEAR_REPEAT_MIN_WORDS or small < NEAR_REPEAT_JACCARD * large:
         return False
     return len(a & b) >= NEAR_REPEAT_JACCARD * len(a | b)
