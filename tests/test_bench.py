@@ -347,3 +347,39 @@ def test_the_html_measure_interleaves_slices_and_keeps_each_slices_best_round(mo
         assert rates["pages_per_second"] == pytest.approx(5 / rates["best_seconds"], rel=1e-3)
     assert result["trafilatura"]["extracted"] == 5
     assert result["clean"]["articles"] + result["clean"]["rejects"] == 5
+
+
+# -- text quality scoring ------------------------------------------------------------------------------
+
+def test_token_scores_are_multiset_precision_and_recall():
+    from bench.text_quality import token_scores
+
+    assert token_scores("a b b c", "a b c d") == (0.75, 0.75)
+    assert token_scores(None, "a b") == (1.0, 0.0)  # nothing said: nothing wrong, everything missed
+    assert token_scores("a", "") == (0.0, 1.0)
+
+
+def test_titles_are_exact_but_for_whitespace_and_bylines_compare_names():
+    from bench.text_quality import same_byline, same_title
+
+    assert same_title("Harbour  wall\nrepaired", "Harbour wall repaired")
+    assert not same_title("Harbour wall repaired", "harbour wall repaired")
+    assert not same_title("It’s done", "It's done")  # quotes count in a title
+    assert same_byline(["Jane Roe", "John Doe"], "By JANE ROE and John Doe")
+    assert same_byline("Jane Roe; John Doe", "John Doe, Jane Roe")
+    assert not same_byline(["Jane Roe"], "By Jane Roe and John Doe")
+    assert not same_byline([], "Jane Roe")
+
+
+def test_quality_measures_form_ratios_against_trafilatura():
+    from bench.text_quality import quality_measures
+
+    quality = {"main_text": {"wirelake": {"pages": 2, "precision": 0.9, "recall": 0.9, "f1": 0.9},
+                             "trafilatura": {"pages": 2, "precision": 0.9, "recall": 1.0, "f1": 0.95}},
+               "metadata": {"wirelake_titles": {"exact": 8, "of": 10}, "trafilatura_titles": {"exact": 7, "of": 10},
+                            "wirelake_bylines": {"exact": 3, "of": 5}, "trafilatura_bylines": {"exact": 3, "of": 5}}}
+    out = quality_measures(["text_f1", "titles", "title_rate", "bylines", "html_metadata"], None, quality, {})
+    assert out["text_f1"]["passed"] is False and out["text_f1"]["value"] == pytest.approx(0.9 / 0.95, abs=1e-4)
+    assert out["titles"]["passed"] and out["title_rate"]["value"] == 0.8 and out["title_rate"]["passed"]
+    assert out["bylines"]["passed"]  # equal counts meet ">= trafilatura's"
+    assert out["html_metadata"]["passed"] is False and "not measured" in out["html_metadata"]["error"]

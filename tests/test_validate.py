@@ -390,6 +390,7 @@ def test_articles_suite_on_100k_rows(capsys):
             "site_name": "Example",
             "canonical_url": None,
             "item_uri": None,
+            "authors": None,
         }
     )
     planted = rng.choice(rows, size=10, replace=False)
