@@ -191,3 +191,11 @@ def test_searches_can_be_skipped_and_the_tree_is_left_as_it_was() -> None:
     assert page.title == "Tidal barrage plan shelved after cost review"
     read_page_metadata(tree, "https://estuary.example/2024/05/14/x")
     assert lxml.html.tostring(tree) == before
+
+
+def test_other_author_meta_tags_are_read() -> None:
+    # NYT-style "byl" and Dublin Core, when `author` itself is absent.
+    assert read("""<html><head><meta name="byl" content="By Corin Vale"></head><body><p>x</p></body></html>"""
+                ).author == "Corin Vale"
+    assert read("""<html><head><meta name="DC.creator" content="Ana Roe"></head><body><p>x</p></body></html>"""
+                ).author == "Ana Roe"

@@ -86,6 +86,7 @@ def test_clean_stage_titles_prefer_social_headlines_and_cut_the_site_name() -> N
     ("Brenda Roe, MA", ["Brenda Roe"]),
     ("Daniel Kahn Roe, HSPT Speech, Privacy, and Technology Project", ["Daniel Kahn Roe"]),
     ("Jane Roe & Jane Roe", ["Jane Roe"]),
+    ("James Roe •", ["James Roe"]),
     ("Associated Press", []),
     ("Staff Writer", []),
     ("J J", []),

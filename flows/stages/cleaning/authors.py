@@ -87,7 +87,7 @@ def _person(part: str) -> str | None:
     part = _DATE_TAIL.sub("", part)
     # Parenthesised notes go: "(avec ...)" and "(stevenhgm)" are not the name.
     part = re.sub(r"\s*\(.*?\)\s*", " ", part)
-    part = part.strip(" .:-\u2013\u2014\u00b7'\"")
+    part = part.strip(" .:-\u2013\u2014\u00b7\u2022|'\"")
     if (not part or _AGENCY_ONLY.match(part) or _CREDENTIAL.match(part) or _is_affiliation(part)
             or _NOT_A_NAME.search(part)):
         return None

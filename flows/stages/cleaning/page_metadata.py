@@ -85,6 +85,8 @@ _BYLINE_CANDIDATES = etree.XPath(
 _URL_DATE = re.compile(r"/((?:19|20)\d{2})[/-](\d{1,2})[/-](\d{1,2})(?:/|-|_|\.|$)")
 _NOT_BYLINE_TAGS = frozenset({"script", "style", "img", "input", "label", "textarea", "button", "svg"})
 _ARTICLE_TYPES = ("Article", "Posting", "Report", "Blog")
+_AUTHOR_META = ("byl", "dc.creator", "dcterms.creator", "parsely-author", "sailthru.author",
+                "article:author_name", "citation_author", "cxenseparse:author")
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,6 +279,8 @@ def _author(page: _Page, site_name: str | None) -> str | None:
     candidates: tuple[Callable[[], list[str]], ...] = (
         lambda: _ld_authors(page.json_ld, organizations=False),
         lambda: _names(page.meta.get("author")),
+        # Other author tags publishers fill in (NYT's "byl", Dublin Core, Parse.ly, Sailthru).
+        lambda: next((names for key in _AUTHOR_META if (names := _names(page.meta.get(key)))), []),
         lambda: _names(page.meta.get("article:author")),
         lambda: _element_names(page.marked("itemprop", "author")),
         lambda: _element_names(page.marked("rel", "author")),
