@@ -78,7 +78,12 @@ def is_boilerplate_line(line: str) -> bool:
     if len(line.split()) > MAX_BOILERPLATE_WORDS:
         return False
     # Text keeps its published quotes; the patterns are written with ASCII ones.
-    return _boilerplate_regex().fullmatch(fold_quotes(line)) is not None
+    line = fold_quotes(line)
+    regex = _boilerplate_regex()
+    if regex.fullmatch(line) is not None:
+        return True
+    # "[Related: ...]": a teaser in brackets is still a teaser.
+    return line[:1] in "[(" and line[-1:] in "])" and regex.fullmatch(line[1:-1].strip()) is not None
 
 
 def recurring_keys(articles_keys: Sequence[Iterable[str]], cfg: CleanConfig) -> set[str]:
