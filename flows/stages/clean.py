@@ -2,13 +2,16 @@
 
 `clean_items(items, cfg)` runs in two passes over the batch:
 
-1. per item: extract the main text (trafilatura for HTML), normalise typography
-   (see `cleaning/normalize.py` for what changes and why), drop a leading byline and a
-   repeated title, drop lines matching the reviewed boilerplate patterns;
+1. per item: extract the main text (trafilatura for HTML; `cleaning/paragraphs.py` for
+   plain text), normalise whitespace only (the text is kept as published, see
+   `cleaning/normalize.py`), pick the title less the site's name (`cleaning/titles.py`),
+   drop a leading byline and a repeated title, drop lines matching the reviewed
+   boilerplate patterns;
 2. per source: find the short lines the source repeats across its articles
-   (`cleaning/boilerplate.py`) and drop them; then per item: join lines into
-   paragraphs, drop repeated paragraphs, split off the dateline, detect the language,
-   hash, key and count.
+   (`cleaning/boilerplate.py`) and the title affixes its pages share, and drop them; then
+   per item: join lines into paragraphs, drop repeated paragraphs, split off the
+   dateline, split the byline into persons (`cleaning/authors.py`), detect the language,
+   hash (the fingerprint form), key and count.
 
 One item that fails never stops the batch: it becomes a `Reject` naming its input.
 Nothing is loaded at import time; the language model loads on first use.
