@@ -76,7 +76,7 @@ def _articles(rows: int) -> pd.DataFrame:
         "word_count": rng.integers(20, 2_000, rows).astype("int32"),
         "content_hash": [hashlib.sha256(i.encode()).hexdigest() for i in ids], "duplicate_of": None,
         "near_duplicate_of": None, "similarity": np.nan, "fetched_at": fetched, "site_name": "Example",
-        "canonical_url": None, "item_uri": None,
+        "canonical_url": None, "item_uri": None, "authors": None,
     })
 
 
